@@ -1,0 +1,78 @@
+package mav.common.diffusion;
+
+/**
+ * What DDPM and DDIM share: timestep spacing, and recovering x_0 and ε from a model output, with x_0 clamped and ε
+ * recomputed from the clamped x_0 when the model's manifest asks for clipping.
+ */
+abstract class DiffusionScheduler implements Scheduler {
+    protected final NoiseSchedule schedule;
+    private final PredictionType predictionType;
+    private final boolean clipSample;
+    private final double clipRange;
+    private int[] timesteps;
+    protected int stepRatio;
+
+    DiffusionScheduler(NoiseSchedule schedule, PredictionType predictionType, boolean clipSample, double clipRange) {
+        this.schedule = schedule;
+        this.predictionType = predictionType;
+        this.clipSample = clipSample;
+        this.clipRange = clipRange;
+    }
+
+    @Override
+    public void setTimesteps(int n) {
+        int total = schedule.numTrainTimesteps();
+        if (n < 1 || n > total) {
+            throw new IllegalArgumentException("steps must be in 1.." + total + ", got " + n);
+        }
+        stepRatio = total / n;
+        timesteps = new int[n];
+        for (int i = 0; i < n; i++) {
+            timesteps[i] = (n - 1 - i) * stepRatio;
+        }
+    }
+
+    @Override
+    public int[] timesteps() {
+        requireTimesteps();
+        return timesteps.clone();
+    }
+
+    protected void requireTimesteps() {
+        if (timesteps == null) {
+            throw new IllegalStateException("call setTimesteps(n) before step()");
+        }
+    }
+
+    /** Fills x0 and eps from the model output at ᾱ_t. */
+    protected void predict(float[] modelOutput, float[] sample, double alphaProdT, float[] x0, float[] eps) {
+        if (modelOutput.length != sample.length) {
+            throw new IllegalArgumentException("model output has " + modelOutput.length + " values, sample "
+                    + sample.length);
+        }
+        double sa = Math.sqrt(alphaProdT);
+        double sb = Math.sqrt(1.0 - alphaProdT);
+        for (int i = 0; i < sample.length; i++) {
+            double x = sample[i];
+            double m = modelOutput[i];
+            double x0i;
+            double epsi;
+            if (predictionType == PredictionType.EPSILON) {
+                epsi = m;
+                x0i = (x - sb * m) / sa;
+            } else {
+                x0i = m;
+                epsi = (x - sa * m) / sb;
+            }
+            if (clipSample) {
+                double c = Math.max(-clipRange, Math.min(clipRange, x0i));
+                if (c != x0i) {
+                    x0i = c;
+                    epsi = (x - sa * x0i) / sb;
+                }
+            }
+            x0[i] = (float) x0i;
+            eps[i] = (float) epsi;
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package mav.common.onnx;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import mav.common.diffusion.SchedulerConfig;
+
+/**
+ * A model version's {@code manifest.json}: its tensor contract, the noise schedule it was trained with and the
+ * sampling defaults. Training data, steps and metrics are kept as free-form JSON for people, not code.
+ */
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record ModelManifest(
+        String name,
+        String version,
+        List<TensorSpec> inputs,
+        List<TensorSpec> outputs,
+        SchedulerConfig scheduler,
+        Map<String, JsonNode> parameters,
+        TokenizerSpec tokenizer) {
+
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
+    public static ModelManifest read(Path file) {
+        try {
+            return MAPPER.readValue(file.toFile(), ModelManifest.class);
+        } catch (IOException e) {
+            throw new ModelLoadException("cannot read model manifest " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** An integer parameter the stage depends on, e.g. {@code frames}; missing is an error naming the model. */
+    public int intParameter(String key) {
+        JsonNode v = parameters == null ? null : parameters.get(key);
+        if (v == null || !v.canConvertToInt()) {
+            throw new ModelLoadException("manifest of " + name + " has no integer parameter '" + key + "'");
+        }
+        return v.asInt();
+    }
+
+    public SchedulerConfig requireScheduler() {
+        if (scheduler == null) {
+            throw new ModelLoadException("manifest of " + name + " has no scheduler block");
+        }
+        return scheduler;
+    }
+}

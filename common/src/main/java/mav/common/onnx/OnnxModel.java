@@ -1,0 +1,214 @@
+package mav.common.onnx;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.logging.Logger;
+import mav.common.tensor.Tensor;
+
+/**
+ * One ONNX model version loaded into an ONNX Runtime session. At load time the session's inputs and outputs are
+ * checked against the manifest, so a model that breaks its contract never becomes ready.
+ */
+public final class OnnxModel implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(OnnxModel.class.getName());
+    private final OrtEnvironment env = OrtEnvironment.getEnvironment();
+    private final OrtSession session;
+    private final ModelManifest manifest;
+    private final Path dir;
+    private final ExecutionProvider provider;
+
+    private OnnxModel(OrtSession session, ModelManifest manifest, Path dir, ExecutionProvider provider) {
+        this.session = session;
+        this.manifest = manifest;
+        this.dir = dir;
+        this.provider = provider;
+    }
+
+    /**
+     * Loads {@code dir/model.onnx} with {@code dir/manifest.json}.
+     *
+     * @throws ModelLoadException if the file is missing, the provider cannot load (and no fallback is allowed) or
+     *                            the session does not match the manifest
+     */
+    public static OnnxModel load(Path dir, OrtSettings settings) {
+        ModelManifest manifest = ModelManifest.read(dir.resolve("manifest.json"));
+        String file = dir.resolve("model.onnx").toString();
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        ExecutionProvider used = settings.provider();
+        OrtSession session;
+        try {
+            session = env.createSession(file, options(settings, settings.provider()));
+        } catch (OrtException | RuntimeException e) {
+            if (settings.provider() == ExecutionProvider.CPU || !settings.fallbackToCpu()) {
+                throw new ModelLoadException("cannot load " + file + " on " + settings.provider() + ": "
+                        + e.getMessage() + (settings.provider() == ExecutionProvider.CPU ? ""
+                        : " (set MAV_ORT_FALLBACK_CPU=true to run on CPU instead)"), e);
+            }
+            LOG.warning("execution provider " + settings.provider() + " cannot load " + file + " (" + e.getMessage()
+                    + "); falling back to CPU as configured");
+            used = ExecutionProvider.CPU;
+            try {
+                session = env.createSession(file, options(settings, ExecutionProvider.CPU));
+            } catch (OrtException e2) {
+                throw new ModelLoadException("cannot load " + file + " on CPU: " + e2.getMessage(), e2);
+            }
+        }
+        OnnxModel model = new OnnxModel(session, manifest, dir, used);
+        try {
+            model.checkContract();
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+        return model;
+    }
+
+    private static OrtSession.SessionOptions options(OrtSettings settings, ExecutionProvider provider)
+            throws OrtException {
+        OrtSession.SessionOptions o = new OrtSession.SessionOptions();
+        o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+        if (settings.intraOpThreads() > 0) {
+            o.setIntraOpNumThreads(settings.intraOpThreads());
+        }
+        switch (provider) {
+            case CUDA -> o.addCUDA(0);
+            case TENSORRT -> {
+                o.addTensorrt(0);
+                o.addCUDA(0);
+            }
+            case CPU -> { }
+        }
+        return o;
+    }
+
+    private void checkContract() {
+        try {
+            check("input", manifest.inputs(), session.getInputInfo());
+            check("output", manifest.outputs(), session.getOutputInfo());
+        } catch (OrtException e) {
+            throw new ModelLoadException("cannot inspect " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void check(String kind, List<TensorSpec> specs, Map<String, NodeInfo> actual) {
+        if (specs == null) {
+            throw new ModelLoadException(dir + "/manifest.json lists no " + kind + "s");
+        }
+        for (TensorSpec spec : specs) {
+            NodeInfo node = actual.get(spec.name());
+            if (node == null) {
+                throw new ModelLoadException(dir + ": manifest " + kind + " '" + spec.name()
+                        + "' is not in the ONNX graph (graph has " + actual.keySet() + ")");
+            }
+            TensorInfo info = (TensorInfo) node.getInfo();
+            String dtype = switch (info.type) {
+                case FLOAT -> "float32";
+                case INT64 -> "int64";
+                default -> info.type.toString().toLowerCase();
+            };
+            if (!dtype.equals(spec.dtype())) {
+                throw new ModelLoadException(dir + ": " + kind + " '" + spec.name() + "' is " + dtype
+                        + " in the graph but " + spec.dtype() + " in the manifest");
+            }
+            long[] shape = info.getShape();
+            boolean ok = shape.length == spec.shape().size();
+            for (int i = 0; ok && i < shape.length; i++) {
+                long want = spec.shape().get(i);
+                ok = want < 0 ? shape[i] < 0 : shape[i] == want;
+            }
+            if (!ok) {
+                throw new ModelLoadException(dir + ": " + kind + " '" + spec.name() + "' has shape "
+                        + Arrays.toString(shape) + " in the graph but " + spec.shape() + " in the manifest");
+            }
+        }
+    }
+
+    public ModelManifest manifest() {
+        return manifest;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /** The provider this session actually runs on, CPU after a fallback. */
+    public ExecutionProvider provider() {
+        return provider;
+    }
+
+    /** {@code name/version}, as recorded in events and video metadata. */
+    public String versionTag() {
+        return manifest.name() + "/" + dir.getFileName();
+    }
+
+    /** Inputs of one call: float tensors and int64 vectors by name. */
+    public static final class Inputs {
+        private final Map<String, Tensor> floats = new LinkedHashMap<>();
+        private final Map<String, long[][]> longs = new LinkedHashMap<>();
+
+        public Inputs put(String name, Tensor t) {
+            floats.put(name, t);
+            return this;
+        }
+
+        /** An int64 tensor of {@code shape} holding {@code values} in C order. */
+        public Inputs putLong(String name, long[] shape, long[] values) {
+            longs.put(name, new long[][] {shape, values});
+            return this;
+        }
+    }
+
+    /** Runs the model and returns every output as a float tensor. */
+    public Map<String, Tensor> run(Inputs inputs) throws OrtException {
+        Map<String, OnnxTensor> feed = new HashMap<>();
+        List<OnnxTensor> owned = new ArrayList<>();
+        try {
+            for (var e : inputs.floats.entrySet()) {
+                OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(e.getValue().data()), e.getValue().shape());
+                owned.add(t);
+                feed.put(e.getKey(), t);
+            }
+            for (var e : inputs.longs.entrySet()) {
+                OnnxTensor t = OnnxTensor.createTensor(env, LongBuffer.wrap(e.getValue()[1]), e.getValue()[0]);
+                owned.add(t);
+                feed.put(e.getKey(), t);
+            }
+            Map<String, Tensor> out = new LinkedHashMap<>();
+            try (OrtSession.Result result = session.run(feed)) {
+                for (Map.Entry<String, OnnxValue> e : result) {
+                    OnnxTensor t = (OnnxTensor) e.getValue();
+                    FloatBuffer fb = t.getFloatBuffer();
+                    float[] data = new float[fb.remaining()];
+                    fb.get(data);
+                    out.put(e.getKey(), new Tensor(t.getInfo().getShape(), data));
+                }
+            }
+            return out;
+        } finally {
+            owned.forEach(OnnxTensor::close);
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            session.close();
+        } catch (OrtException e) {
+            LOG.warning("closing session of " + dir + ": " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,102 @@
+package mav.common.stage;
+
+import java.util.concurrent.Callable;
+import mav.common.event.StageEvent;
+import mav.common.event.StatusEvent;
+import mav.common.store.BlobNotFoundException;
+import mav.common.store.BlobStore;
+import mav.common.tensor.NpyCodec;
+import mav.common.tensor.Tensor;
+
+/**
+ * What a stage's model code sees of one job: its inputs in the object store, a place for its outputs, timed
+ * phases and a way to report denoising progress.
+ */
+public final class StageContext {
+    private final StageEvent input;
+    private final String stage;
+    private final BlobStore store;
+    private final StatusPublisher status;
+    private final StageMetrics metrics;
+    private long fetchNanos;
+    private long inferenceNanos;
+    private long storeNanos;
+
+    StageContext(StageEvent input, String stage, BlobStore store, StatusPublisher status, StageMetrics metrics) {
+        this.input = input;
+        this.stage = stage;
+        this.store = store;
+        this.status = status;
+        this.metrics = metrics;
+    }
+
+    /** Time spent per phase so far. */
+    public record PhaseTimes(long fetchNanos, long inferenceNanos, long storeNanos) {
+    }
+
+    PhaseTimes phases() {
+        return new PhaseTimes(fetchNanos, inferenceNanos, storeNanos);
+    }
+
+    public String jobId() {
+        return input.request().jobId();
+    }
+
+    /** The deterministic key of a file this stage writes for this job: {@code jobs/<job>/<stage>/<file>}. */
+    public String jobKey(String file) {
+        return jobKey(jobId(), stage, file);
+    }
+
+    static String jobKey(String jobId, String stage, String file) {
+        return "jobs/" + jobId + "/" + stage + "/" + file;
+    }
+
+    /** Reads the .npy artifact an earlier stage wrote under {@code artifact}. */
+    public Tensor fetchTensor(String artifact) {
+        String key = input.artifact(artifact);
+        long t0 = System.nanoTime();
+        try {
+            return NpyCodec.decode(store.get(key));
+        } catch (BlobNotFoundException e) {
+            throw new BlobNotFoundException(store.bucket(), key + " (artifact '" + artifact + "' of job " + jobId()
+                    + ", needed by stage " + stage + ")");
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("artifact '" + artifact + "' at " + key + " is not a float32 .npy: "
+                    + e.getMessage(), e);
+        } finally {
+            fetchNanos += System.nanoTime() - t0;
+        }
+    }
+
+    /** Writes {@code t} as .npy under {@link #jobKey(String)} and returns the key. */
+    public String storeTensor(String file, Tensor t) {
+        String key = jobKey(file);
+        storeBytes(key, NpyCodec.encode(t), "application/octet-stream");
+        return key;
+    }
+
+    public void storeBytes(String key, byte[] data, String contentType) {
+        long t0 = System.nanoTime();
+        try {
+            store.put(key, data, contentType);
+        } finally {
+            storeNanos += System.nanoTime() - t0;
+        }
+    }
+
+    /** Runs model work and counts its time as inference. */
+    public <T> T infer(Callable<T> work) throws Exception {
+        long t0 = System.nanoTime();
+        try {
+            return work.call();
+        } finally {
+            inferenceNanos += System.nanoTime() - t0;
+        }
+    }
+
+    /** Reports one finished denoising step (1-based) out of {@code total}. */
+    public void progress(int step, int total) {
+        metrics.step();
+        status.publish(StatusEvent.progress(jobId(), stage, step, total));
+    }
+}
