@@ -13,6 +13,18 @@ public interface MavConfig {
     /** Which stage this service runs: prior, decoder, interpolation, sr-low or sr-high. */
     String stage();
 
+    /** Prefix of every topic name, {@code mav.} by default. */
+    @WithDefault("mav.")
+    String topicPrefix();
+
+    /** Jobs this service works on at once: the size of its inference worker pool. */
+    @WithDefault("1")
+    int workers();
+
+    /** Longest a job may take in this stage; the consumer's stalled-record check allows that long. */
+    @WithDefault("1800")
+    int maxJobSeconds();
+
     S3 s3();
 
     Models models();

@@ -1,0 +1,173 @@
+package mav.srhigh;
+
+import jakarta.enterprise.context.ApplicationScoped;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import javax.imageio.ImageIO;
+import mav.common.diffusion.DdimScheduler;
+import mav.common.diffusion.DenoisingLoop;
+import mav.common.diffusion.GaussianNoise;
+import mav.common.diffusion.SchedulerConfig;
+import mav.common.event.EventCodec;
+import mav.common.event.PromptRequest;
+import mav.common.event.StageEvent;
+import mav.common.event.StageName;
+import mav.common.onnx.ModelLoadException;
+import mav.common.onnx.ModelRepository;
+import mav.common.onnx.OnnxModel;
+import mav.common.onnx.OrtSettings;
+import mav.common.onnx.StageModels;
+import mav.common.stage.PipelineStage;
+import mav.common.stage.StageContext;
+import mav.common.tensor.Tensor;
+import mav.common.tensor.Tensors;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+
+/**
+ * SR_h: per-frame super-resolution from 256×256 to 768×768, without temporal layers (memory), every frame starting
+ * from the SAME initial noise so that the detail it hallucinates stays put from frame to frame. Frames are
+ * upsampled in small batches and streamed into the MP4 encoder; the stage writes the video, a poster frame and a
+ * metadata file.
+ */
+@ApplicationScoped
+public class FrameUpsampler implements PipelineStage {
+    private final StageModels models = new StageModels();
+    private OnnxModel upsampler;
+    private int height;
+    private int width;
+
+    @ConfigProperty(name = "sr-high.batch-frames", defaultValue = "4")
+    int batchFrames;
+    @ConfigProperty(name = "sr-high.ffmpeg", defaultValue = "ffmpeg")
+    String ffmpeg;
+
+    @Override
+    public StageName name() {
+        return StageName.SR_HIGH;
+    }
+
+    @Override
+    public void load(ModelRepository repository, String version, OrtSettings settings) {
+        try {
+            Mp4Encoder.requireFfmpeg(ffmpeg);
+        } catch (IllegalStateException e) {
+            throw new ModelLoadException(e.getMessage(), e);
+        }
+        upsampler = models.load(repository, "sr_high", version, settings);
+        height = upsampler.manifest().intParameter("height");
+        width = upsampler.manifest().intParameter("width");
+        upsampler.manifest().requireScheduler();
+    }
+
+    @Override
+    public String modelVersion() {
+        return models.versionTag();
+    }
+
+    @Override
+    public Map<String, String> run(StageEvent input, StageContext context) throws Exception {
+        PromptRequest request = input.request();
+        String jobId = request.jobId();
+        // 1. the 256×256 clip, and the keyframe count that gives the output frame rate
+        Tensor clip = context.fetchTensor("frames_256").requireShape("frames_256", 1, 3, -1, -1, -1);
+        int keyframes = (int) context.fetchTensor("keyframes").dim(2);
+        int f = (int) clip.dim(2);
+        int lowPlane = (int) (clip.dim(3) * clip.dim(4));
+        double fps = request.fps() * (double) (f - 1) / Math.max(1, keyframes - 1);
+
+        // 2. one initial noise for all frames
+        SchedulerConfig sc = upsampler.manifest().requireScheduler();
+        int steps = request.stepsFor(StageName.SR_HIGH, sc.defaultSteps());
+        int framePixels = 3 * height * width;
+        float[] frameNoise = new GaussianNoise(request.seed(), "sr-high").next(framePixels);
+        int batches = (f + batchFrames - 1) / batchFrames;
+
+        // 3. denoise batch by batch, streaming frames into the encoder
+        Path mp4 = Files.createTempFile("mav-" + jobId + "-", ".mp4");
+        byte[] poster = null;
+        byte[] video;
+        try (Mp4Encoder encoder = new Mp4Encoder(ffmpeg, width, height, fps, mp4)) {
+            for (int b = 0; b < batches; b++) {
+                int first = b * batchFrames;
+                int n = Math.min(batchFrames, f - first);
+                float[] low = new float[n * 3 * lowPlane];
+                for (int i = 0; i < n; i++) {
+                    for (int c = 0; c < 3; c++) {
+                        System.arraycopy(clip.data(), (c * f + first + i) * lowPlane, low, (i * 3 + c) * lowPlane,
+                                lowPlane);
+                    }
+                }
+                Tensor lowT = new Tensor(new long[] {n, 3, clip.dim(3), clip.dim(4)}, low);
+                long[] shape = {n, 3, height, width};
+                DdimScheduler scheduler = DdimScheduler.of(sc);
+                int done = b * steps;
+                float[] frames = context.infer(() -> DenoisingLoop.run(scheduler, steps,
+                        Tensors.repeat(frameNoise, n), (x, t) -> upsampler.run(new OnnxModel.Inputs()
+                                .put("sample", new Tensor(shape, x))
+                                .putLong("timestep", new long[] {n}, Tensors.filled(n, t))
+                                .put("low_res", lowT)).get("noise_pred").data(),
+                        null, (s, total) -> context.progress(done + s, batches * steps)));
+                for (int i = 0; i < n; i++) {
+                    byte[] rgb = toRgb(frames, i * framePixels);
+                    encoder.write(rgb);
+                    if (poster == null) {
+                        poster = png(rgb);
+                    }
+                }
+            }
+            video = encoder.finish();
+        }
+
+        // 4. video, poster, metadata
+        String videoKey = "videos/" + jobId + ".mp4";
+        String posterKey = "videos/" + jobId + ".png";
+        String metadataKey = "videos/" + jobId + ".json";
+        context.storeBytes(videoKey, video, "video/mp4");
+        context.storeBytes(posterKey, poster, "image/png");
+        Map<String, Object> meta = new LinkedHashMap<>();
+        meta.put("jobId", jobId);
+        meta.put("request", request);
+        meta.put("seed", request.seed());
+        meta.put("video", Map.of("key", videoKey, "width", width, "height", height, "frames", f,
+                "fps", fps, "codec", "h264", "pixelFormat", "yuv420p", "bytes", video.length));
+        Map<String, String> versions = new LinkedHashMap<>(input.modelVersions());
+        versions.put(name().id(), modelVersion());
+        meta.put("modelVersions", versions);
+        meta.put("timings", input.timings());
+        meta.put("artifacts", input.artifacts());
+        context.storeBytes(metadataKey, EventCodec.toJson(meta).getBytes(StandardCharsets.UTF_8), "application/json");
+        return Map.of("video", videoKey, "poster", posterKey, "metadata", metadataKey);
+    }
+
+    /** One frame of a [n, 3, H, W] batch in [-1, 1] as interleaved 8-bit RGB. */
+    private byte[] toRgb(float[] frames, int offset) {
+        int plane = height * width;
+        byte[] rgb = new byte[plane * 3];
+        for (int p = 0; p < plane; p++) {
+            for (int c = 0; c < 3; c++) {
+                float v = frames[offset + c * plane + p];
+                int q = Math.round((Math.max(-1f, Math.min(1f, v)) + 1f) * 127.5f);
+                rgb[p * 3 + c] = (byte) q;
+            }
+        }
+        return rgb;
+    }
+
+    private byte[] png(byte[] rgb) throws java.io.IOException {
+        BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < height; y++) {
+            for (int x = 0; x < width; x++) {
+                int p = (y * width + x) * 3;
+                img.setRGB(x, y, (rgb[p] & 0xff) << 16 | (rgb[p + 1] & 0xff) << 8 | (rgb[p + 2] & 0xff));
+            }
+        }
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ImageIO.write(img, "png", out);
+        return out.toByteArray();
+    }
+}
