@@ -1,0 +1,72 @@
+package mav.common.event;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.api.Test;
+
+class PromptRequestTest {
+
+    static Stream<Arguments> badEvents() {
+        return Stream.of(
+                Arguments.of("{not json", "malformed PromptRequest JSON"),
+                Arguments.of("", "empty event"),
+                Arguments.of("null", "JSON null"),
+                Arguments.of("{\"jobId\":\"j1\"}", "prompt is missing"),
+                Arguments.of("{\"jobId\":\"j1\",\"prompt\":\"   \"}", "prompt is missing or empty"),
+                Arguments.of("{\"prompt\":\"a red circle\"}", "jobId must match"),
+                Arguments.of("{\"jobId\":\"../etc\",\"prompt\":\"a red circle\"}", "jobId must match"),
+                Arguments.of("{\"jobId\":\"j1\",\"prompt\":\"" + "a".repeat(301) + "\"}", "301 characters"),
+                Arguments.of("{\"jobId\":\"j1\",\"prompt\":\"x\",\"fps\":0}", "fps must be in 1..30, got 0"),
+                Arguments.of("{\"jobId\":\"j1\",\"prompt\":\"x\",\"fps\":31}", "got 31"),
+                Arguments.of("{\"jobId\":\"j1\",\"prompt\":\"x\",\"seed\":-1}", "seed must be >= 0"),
+                Arguments.of("{\"jobId\":\"j1\",\"prompt\":\"x\",\"guidanceScale\":0.5}", "guidanceScale must be in 1..20"),
+                Arguments.of("{\"jobId\":\"j1\",\"prompt\":\"x\",\"steps\":{\"decoder\":0}}", "steps.decoder must be in 1..1000"),
+                Arguments.of("{\"jobId\":\"j1\",\"prompt\":\"x\",\"steps\":{\"upscaler\":5}}", "unknown stage 'upscaler'"),
+                Arguments.of("{\"jobId\":\"j1\",\"prompt\":\"x\",\"fps\":\"fast\"}", "malformed PromptRequest JSON"));
+    }
+
+    @ParameterizedTest
+    @MethodSource("badEvents")
+    void everyBadEventIsRefusedWithAReasonNamingTheField(String json, String reason) {
+        var e = assertThrows(InvalidEventException.class,
+                () -> EventCodec.fromJson(json, PromptRequest.class).validate());
+        assertTrue(e.getMessage().contains(reason), () -> "'" + e.getMessage() + "' should contain '" + reason + "'");
+    }
+
+    @Test
+    void defaultsAreFilledOnceAndTheSeedFollowsTheJobId() {
+        PromptRequest r = EventCodec.fromJson("{\"jobId\":\"job-7\",\"prompt\":\"a red circle\",\"unknownField\":1}",
+                PromptRequest.class).validate().withDefaults();
+        assertEquals(8, r.fps());
+        assertEquals(3.0, r.guidanceScale());
+        assertEquals(r.seed(), PromptRequest.of("job-7", "other prompt").withDefaults().seed());
+        assertTrue(r.seed() >= 0);
+        assertEquals(r, r.withDefaults());
+        assertEquals(25, r.stepsFor(StageName.DECODER, 25));
+    }
+
+    @Test
+    void aStageEventRoundTripsThroughJsonWithItsTimings() {
+        PromptRequest r = new PromptRequest("j1", "a blue fish swimming left", null, 42L, 12, 4.0, Map.of("srHigh", 3));
+        StageEvent e = new StageEvent(r, null, Map.of(), Map.of(), Map.of())
+                .next(StageName.PRIOR, Map.of("image_embed", "jobs/j1/prior/image_embed.npy"), "prior/1",
+                        new StageTiming(1, 2, 3, 6))
+                .next(StageName.SR_LOW, Map.of("frames_256", "jobs/j1/sr-low/frames.npy"), "sr_low/1",
+                        new StageTiming(4, 5, 6, 15));
+        String json = EventCodec.toJson(e);
+        assertTrue(json.contains("\"sr-low\""), json);
+        StageEvent back = EventCodec.fromJson(json, StageEvent.class);
+        assertEquals(e, back);
+        assertEquals(3, back.request().stepsFor(StageName.SR_HIGH, 20));
+        assertEquals("jobs/j1/prior/image_embed.npy", back.artifact("image_embed"));
+        var missing = assertThrows(InvalidEventException.class, () -> back.artifact("keyframes"));
+        assertTrue(missing.getMessage().contains("job j1"), missing.getMessage());
+    }
+}
