@@ -71,6 +71,12 @@ public class StageRunner {
         store = BlobStore.connect(config.s3().endpoint(), config.s3().accessKey(), config.s3().secretKey(),
                 config.s3().bucket());
         metrics = new StageMetrics(registry, stage.name().id());
+        try {
+            store.ensureBucket();
+        } catch (RuntimeException e) {
+            // not fatal: readiness reports the store as down until it answers
+            LOG.warning("object store not reachable at start: " + e.getMessage());
+        }
         loader.submit(this::loadModels);
     }
 
