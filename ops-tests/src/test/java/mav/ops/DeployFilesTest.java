@@ -1,0 +1,131 @@
+package mav.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+/** Checks of the deployment files that need no external tool. */
+class DeployFilesTest {
+
+    private static final Path ROOT = Repo.root();
+
+    @Test
+    void stagesFromPropertiesAgreeWithTheArchitectureDoc() {
+        Map<String, String> groups = Repo.topicTable();
+        for (Repo.Stage stage : Repo.stages()) {
+            assertEquals(groups.get(stage.inputTopic()), stage.group(),
+                    stage.service() + ": consumer group in " + stage.source() + " vs docs/architecture.md");
+            assertEquals("mav-" + stage.stage(), stage.group(), stage.service() + ": group naming");
+            assertTrue(stage.port() >= 8081 && stage.port() <= 8085, stage.service() + ": port " + stage.port());
+        }
+        assertEquals(5, Repo.stages().stream().map(Repo.Stage::port).distinct().count(), "ports must differ");
+    }
+
+    @Test
+    void composeTopicListMatchesTheStrimziTopicsFile() throws IOException {
+        Map<String, long[]> compose = Repo.composeTopics();
+        Map<String, long[]> strimzi = new TreeMap<>();
+        for (JsonNode t : Manifests.parseAll(Files.readString(ROOT.resolve("k8s/base/kafka/topics.yaml")))) {
+            JsonNode spec = t.path("spec");
+            strimzi.put(spec.path("topicName").asText(), new long[] {spec.path("partitions").asLong(),
+                spec.path("config").path("retention.ms").asLong()});
+        }
+        assertEquals(new TreeMap<>(compose).keySet(), strimzi.keySet(), "topic names");
+        compose.forEach((name, v) -> {
+            assertEquals(v[0], strimzi.get(name)[0], name + " partitions");
+            assertEquals(v[1], strimzi.get(name)[1], name + " retention.ms");
+        });
+        assertEquals(new TreeMap<>(Repo.topicTable()).keySet(), strimzi.keySet(), "topics of docs/architecture.md");
+    }
+
+    @Test
+    void prometheusScrapesEveryStageOnItsPort() throws IOException {
+        JsonNode prom = Manifests.YAML.readTree(ROOT.resolve("deploy/prometheus/prometheus.yml").toFile());
+        Map<String, String> targets = new HashMap<>();
+        List<String> jobs = new ArrayList<>();
+        for (JsonNode job : prom.path("scrape_configs")) {
+            jobs.add(job.path("job_name").asText());
+            String path = job.path("metrics_path").asText("/metrics");
+            for (JsonNode sc : job.path("static_configs")) {
+                sc.path("targets").forEach(t -> targets.put(t.asText(), path));
+            }
+        }
+        for (Repo.Stage stage : Repo.stages()) {
+            String target = stage.service() + ":" + stage.port();
+            assertEquals("/q/metrics", targets.get(target), "Prometheus target " + target);
+        }
+        assertTrue(targets.containsKey("kafka-exporter:9308"), "kafka exporter not scraped");
+        assertTrue(targets.containsKey("dcgm-exporter:9400"), "DCGM exporter not scraped");
+    }
+
+    @Test
+    void dashboardShowsThroughputLatencyInferenceShareLagFailuresInFlightAndGpu() throws IOException {
+        JsonNode dash = Manifests.STRICT.readTree(ROOT.resolve("k8s/base/monitoring/mav-pipeline-dashboard.json").toFile());
+        assertEquals("mav-pipeline", dash.path("uid").asText());
+        StringBuilder exprs = new StringBuilder();
+        for (JsonNode panel : dash.path("panels")) {
+            for (JsonNode t : panel.path("targets")) {
+                exprs.append(t.path("expr").asText()).append('\n');
+            }
+        }
+        String all = exprs.toString();
+        for (String needed : List.of("rate(mav_stage_jobs_completed_total", "mav_stage_job_seconds_bucket",
+                "histogram_quantile(0.5", "histogram_quantile(0.95",
+                "rate(mav_stage_phase_seconds_sum{phase=\"inference\"", "rate(mav_stage_job_seconds_sum",
+                "kafka_consumergroup_lag", "mav_stage_jobs_failed_total", "mav_stage_in_flight",
+                "DCGM_FI_DEV_GPU_UTIL")) {
+            assertTrue(all.contains(needed), "dashboard has no query with " + needed);
+        }
+        String compose = Repo.read(ROOT.resolve("docker-compose.yml"));
+        assertTrue(compose.contains("./k8s/base/monitoring/mav-pipeline-dashboard.json:"),
+                "docker-compose.yml must mount the canonical dashboard");
+        assertTrue(compose.contains("./k8s/base/storage/lifecycle.json:"),
+                "docker-compose.yml must mount the canonical lifecycle rule");
+        JsonNode provider = Manifests.YAML.readTree(
+                ROOT.resolve("deploy/grafana/provisioning/dashboards/mav.yml").toFile());
+        String path = provider.path("providers").get(0).path("options").path("path").asText();
+        assertTrue(compose.contains(":" + path + "/mav-pipeline-dashboard.json"),
+                "Grafana provider path " + path + " is not where compose mounts the dashboard");
+    }
+
+    @Test
+    void everyServicePointsAtTheSharedDockerfile() {
+        String dockerfile = Repo.read(ROOT.resolve("deploy/docker/Dockerfile"));
+        for (String arg : List.of("ARG SERVICE", "ARG HTTP_PORT", "ARG VARIANT", "ARG APP_SOURCE", "ARG MODELS",
+                "ARG EXTRA_APT_PACKAGES", "-Pgpu", "cudnn", "quarkus-app", "USER 1001")) {
+            assertTrue(dockerfile.contains(arg), "deploy/docker/Dockerfile lacks " + arg);
+        }
+        String entrypoint = Repo.read(ROOT.resolve("deploy/docker/entrypoint.sh"));
+        assertTrue(entrypoint.contains("MAV_MODELS_S3_URI") && entrypoint.contains("MAV_MODELS_DIR"),
+                "entrypoint does not sync models");
+        for (Repo.Stage stage : Repo.stages()) {
+            Path readme = ROOT.resolve(stage.service()).resolve("src/main/docker/README.md");
+            assertTrue(Files.isRegularFile(readme), readme + " missing");
+            String text = Repo.read(readme);
+            assertTrue(text.contains("deploy/docker/Dockerfile"), readme + " does not point at the shared Dockerfile");
+            assertTrue(text.contains("HTTP_PORT=" + stage.port()), readme + " has the wrong port");
+        }
+    }
+
+    @Test
+    void lifecycleRuleExpiresOnlyJobIntermediates() throws IOException {
+        JsonNode rules = Manifests.STRICT.readTree(ROOT.resolve("k8s/base/storage/lifecycle.json").toFile())
+                .path("Rules");
+        assertFalse(rules.isEmpty(), "no lifecycle rules");
+        for (JsonNode r : rules) {
+            assertEquals("jobs/", r.path("Filter").path("Prefix").asText(), "rule " + r.path("ID").asText());
+            assertEquals(1, r.path("Expiration").path("Days").asInt(), "expire jobs/ after one day");
+        }
+    }
+}
