@@ -36,6 +36,11 @@ final class Tools {
         return find("DOCKER_COMPOSE", "docker-compose", null);
     }
 
+    /** A tool from $overrideVar, else PATH. */
+    static Optional<Path> find(String overrideVar, String name) {
+        return find(overrideVar, name, null);
+    }
+
     private static Optional<Path> find(String overrideVar, String name, String fallbackVar) {
         String override = System.getenv(overrideVar);
         if (override != null && !override.isBlank()) {
