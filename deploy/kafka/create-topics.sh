@@ -13,7 +13,7 @@ for i in $(seq 1 60); do
   echo "waiting for Kafka at $BOOTSTRAP ($i)"; sleep 2
 done
 
-grep -Ev '^\s*(#|$)' "$TOPICS_FILE" | while read -r name partitions retention; do
+grep -Ev '^[[:space:]]*(#|$)' "$TOPICS_FILE" | while read -r name partitions retention; do
   topic="${PREFIX}${name}"
   "$BIN/kafka-topics.sh" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists --topic "$topic" \
       --partitions "$partitions" --replication-factor 1 --config "retention.ms=$retention" --config cleanup.policy=delete
