@@ -53,7 +53,21 @@ class KustomizeOverlaysTest {
         Optional<Path> kubectl = Tools.kubectl();
         assumeTrue(kubectl.isPresent(), "kubectl not found (PATH, $KUBECTL or ops-tests/target/tools/kubectl from "
                 + "ops-tests/install-kubectl.sh): kustomize overlays not rendered, their checks skipped");
+        String version = KUBECTL_VERSION.computeIfAbsent(kubectl.get(), KustomizeOverlaysTest::kustomizeVersion);
+        assumeTrue(!version.isEmpty(), kubectl.get() + " has no kustomize v4+ (Debian's kubernetes-client is kubectl "
+                + "1.20 with kustomize v2.0.3, which cannot read these kustomizations): run ops-tests/install-kubectl.sh "
+                + "or set $KUBECTL; kustomize overlays not rendered, their checks skipped");
         return RENDERED.computeIfAbsent(overlay, o -> Manifests.render(kubectl.get(), o));
+    }
+
+    private static final Map<Path, String> KUBECTL_VERSION = new ConcurrentHashMap<>();
+
+    /** The kustomize version kubectl embeds ("v5.5.0"), or "" when it has none or one older than v4. */
+    static String kustomizeVersion(Path kubectl) {
+        Tools.Result r = Tools.run(Repo.root(), List.of(kubectl.toString(), "version", "--client"));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("Kustomize Version: v(\\d+)[^\\s]*")
+                .matcher(r.stdout());
+        return m.find() && Integer.parseInt(m.group(1)) >= 4 ? m.group() : "";
     }
 
     @ParameterizedTest
