@@ -1,0 +1,67 @@
+package mav.local;
+
+import java.io.File;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Where things are: the repository root (service jars, models), the state dir (logs, broker and S3 data, the
+ * stack file) and the classpath the broker and S3Proxy child JVMs run from (this module's jar and target/lib).
+ */
+record Layout(Path root, Path stateDir, String childClasspath) {
+
+    static Layout of(Path root, Path stateDir) {
+        return new Layout(root.toAbsolutePath().normalize(), stateDir.toAbsolutePath().normalize(), computeClasspath());
+    }
+
+    /** This module's code (jar or classes dir) plus every jar in its lib dir. */
+    static String computeClasspath() {
+        Path self;
+        try {
+            self = Path.of(Layout.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+        String libProp = System.getProperty("mav.local.lib");
+        Path lib = libProp != null ? Path.of(libProp)
+                : Files.isDirectory(self) ? self.getParent().resolve("lib") : self.getParent().resolve("lib");
+        if (!Files.isDirectory(lib)) {
+            throw new StackException("no dependency dir " + lib + ": build the local module first"
+                    + " (mvn -DskipTests package)");
+        }
+        return self + File.pathSeparator + lib.toAbsolutePath() + File.separator + "*";
+    }
+
+    Path serviceJar(Stage stage) {
+        return root.resolve(stage.module).resolve("target/quarkus-app/quarkus-run.jar");
+    }
+
+    Path logs() {
+        return stateDir.resolve("logs");
+    }
+
+    Path stackFile() {
+        return stateDir.resolve("stack.properties");
+    }
+
+    /** {@code models/} when it holds a manifest, else the tiny random-weight models of {@code testing/models/}. */
+    Path defaultModels() {
+        Path trained = root.resolve("models");
+        if (hasManifest(trained)) {
+            return trained;
+        }
+        return root.resolve("testing/models");
+    }
+
+    static boolean hasManifest(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            return false;
+        }
+        try (var s = Files.walk(dir, 3)) {
+            return s.anyMatch(p -> p.getFileName().toString().equals("manifest.json"));
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+}

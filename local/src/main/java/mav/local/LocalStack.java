@@ -1,0 +1,256 @@
+package mav.local;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+
+/**
+ * The whole local pipeline: embedded Kafka and S3 (unless external ones are given), the topics and the bucket, and
+ * the five services. {@link #close()} stops what this object started, services first. The stack file
+ * {@code <state>/stack.properties} tells later commands (submit, top, bench, down) where everything is.
+ */
+final class LocalStack implements AutoCloseable {
+    private final Layout layout;
+    private final StackOptions options;
+    private final Consumer<String> say;
+    private KafkaBroker broker;
+    private S3Server s3;
+    private ServiceLauncher services;
+    private Endpoints endpoints;
+    private boolean stopped;
+
+    private LocalStack(Layout layout, StackOptions options, Consumer<String> say) {
+        this.layout = layout;
+        this.options = options;
+        this.say = say;
+    }
+
+    synchronized boolean isClosed() {
+        return stopped;
+    }
+
+    Endpoints endpoints() {
+        return endpoints;
+    }
+
+    List<StageProcess> services() {
+        return services == null ? List.of() : services.processes();
+    }
+
+    /** Starts everything; on any failure stops what already runs and rethrows. */
+    static LocalStack start(Layout layout, StackOptions o, Consumer<String> say) {
+        LocalStack stack = new LocalStack(layout, o, say);
+        try {
+            stack.startAll();
+            return stack;
+        } catch (RuntimeException e) {
+            stack.close();
+            throw e;
+        }
+    }
+
+    private void startAll() {
+        try {
+            Files.createDirectories(layout.logs());
+        } catch (IOException e) {
+            throw new StackException("cannot create " + layout.logs() + ": " + e.getMessage(), e);
+        }
+        long t0 = System.nanoTime();
+        CompletableFuture<Void> s3Start = CompletableFuture.completedFuture(null);
+        if (options.externalS3() == null) {
+            s3 = new S3Server(layout, options.s3Port(), options.accessKey(), options.secretKey());
+            s3Start = CompletableFuture.runAsync(s3::start);
+        }
+        String kafka = options.externalKafka();
+        if (kafka == null) {
+            say.accept("starting Kafka (KRaft) on localhost:" + options.kafkaPort() + " and S3Proxy on localhost:"
+                    + options.s3Port() + " (logs in " + layout.logs() + ")");
+            broker = new KafkaBroker(layout, options.kafkaPort(), options.controllerPort());
+            broker.start();
+            kafka = broker.bootstrap();
+        }
+        try {
+            s3Start.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : e;
+        }
+        String s3Endpoint = options.externalS3() != null ? options.externalS3() : s3.endpoint();
+        endpoints = new Endpoints(kafka, s3Endpoint, options.accessKey(), options.secretKey(), options.bucket(),
+                options.topicPrefix());
+        KafkaBroker.createTopics(kafka, options.topicPrefix(), options.partitions(), broker != null);
+        S3Server.createBucket(s3Endpoint, options.accessKey(), options.secretKey(), options.bucket(), 30);
+        say.accept(String.format("Kafka %s and S3 %s ready in %.1f s", kafka, s3Endpoint, (System.nanoTime() - t0) / 1e9));
+        writeStackFile();
+        if (options.services()) {
+            say.accept("starting the five stage services with models from " + options.modelsDir());
+            long t1 = System.nanoTime();
+            services = new ServiceLauncher(layout, new ServiceLauncher.Settings(endpoints, options.modelsDir(),
+                    options.basePort(), options.replicas(), options.workers(), options.ortThreads(),
+                    options.serviceJvmOptions()));
+            services.start(options.readyTimeoutSeconds());
+            say.accept(String.format("services ready in %.1f s", (System.nanoTime() - t1) / 1e9));
+            writeStackFile();
+        }
+    }
+
+    private void writeStackFile() {
+        Properties p = new Properties();
+        p.setProperty("kafka", endpoints.kafka());
+        p.setProperty("s3", endpoints.s3());
+        p.setProperty("s3.access-key", endpoints.accessKey());
+        p.setProperty("s3.secret-key", endpoints.secretKey());
+        p.setProperty("bucket", endpoints.bucket());
+        p.setProperty("topic-prefix", endpoints.topicPrefix());
+        p.setProperty("models", options.modelsDir().toString());
+        p.setProperty("started", java.time.Instant.now().toString());
+        if (broker != null) {
+            p.setProperty("pid.kafka", String.valueOf(broker.process().pid()));
+        }
+        if (s3 != null) {
+            p.setProperty("pid.s3proxy", String.valueOf(s3.process().pid()));
+        }
+        List<String> urls = new ArrayList<>();
+        for (StageProcess sp : services()) {
+            p.setProperty("pid." + sp.role(), String.valueOf(sp.process().pid()));
+            p.setProperty("url." + sp.role(), sp.url());
+            urls.add(sp.stage.id() + "=" + sp.url());
+        }
+        p.setProperty("services", String.join(",", urls));
+        try (Writer w = Files.newBufferedWriter(layout.stackFile(), StandardCharsets.UTF_8)) {
+            p.store(w, "the running local stack, written by ./mav; ./mav down stops it");
+        } catch (IOException e) {
+            throw new StackException("cannot write " + layout.stackFile() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The stack file of a running stack, or null when there is none (or its processes are gone). */
+    static Properties running(Layout layout) {
+        if (!Files.exists(layout.stackFile())) {
+            return null;
+        }
+        Properties p = new Properties();
+        try (Reader r = Files.newBufferedReader(layout.stackFile(), StandardCharsets.UTF_8)) {
+            p.load(r);
+        } catch (IOException e) {
+            return null;
+        }
+        boolean anyAlive = p.stringPropertyNames().stream().filter(k -> k.startsWith("pid."))
+                .anyMatch(k -> ChildProcess.ours(Long.parseLong(p.getProperty(k))).isPresent());
+        boolean hasPids = p.stringPropertyNames().stream().anyMatch(k -> k.startsWith("pid."));
+        return anyAlive || !hasPids ? p : null;
+    }
+
+    static Endpoints endpoints(Properties p) {
+        return new Endpoints(p.getProperty("kafka"), p.getProperty("s3"), p.getProperty("s3.access-key"),
+                p.getProperty("s3.secret-key"), p.getProperty("bucket", "mav"), p.getProperty("topic-prefix", "mav."));
+    }
+
+    /** Stage id to its replicas' base URLs, from a stack file. */
+    static Map<String, List<String>> serviceUrls(Properties p) {
+        Map<String, List<String>> out = new LinkedHashMap<>();
+        for (Stage s : Stage.values()) {
+            out.put(s.id(), new ArrayList<>());
+        }
+        String services = p.getProperty("services", "");
+        for (String entry : services.split(",")) {
+            int eq = entry.indexOf('=');
+            if (eq > 0) {
+                out.computeIfAbsent(entry.substring(0, eq), k -> new ArrayList<>()).add(entry.substring(eq + 1));
+            }
+        }
+        return out;
+    }
+
+    /** Stops the processes a stack file names (./mav down); returns what it stopped. */
+    static List<String> stopRecorded(Layout layout, Consumer<String> say) {
+        List<String> stopped = new ArrayList<>();
+        if (!Files.exists(layout.stackFile())) {
+            return stopped;
+        }
+        Properties p = new Properties();
+        try (Reader r = Files.newBufferedReader(layout.stackFile(), StandardCharsets.UTF_8)) {
+            p.load(r);
+        } catch (IOException e) {
+            throw new StackException("cannot read " + layout.stackFile() + ": " + e.getMessage(), e);
+        }
+        // services first, then S3 and Kafka, which the services still talk to while they shut down
+        List<String> keys = new ArrayList<>(p.stringPropertyNames().stream().filter(k -> k.startsWith("pid.")).sorted()
+                .toList());
+        keys.sort((a, b) -> Integer.compare(rank(a), rank(b)));
+        List<Thread> services = new ArrayList<>();
+        for (String k : keys) {
+            long pid = Long.parseLong(p.getProperty(k));
+            var h = ChildProcess.ours(pid);
+            if (h.isEmpty()) {
+                continue;
+            }
+            String role = k.substring(4);
+            say.accept("stopping " + role + " (pid " + pid + ")");
+            stopped.add(role);
+            if (rank(k) == 0) {
+                Thread t = new Thread(() -> ChildProcess.stop(h.get(), 15));
+                t.start();
+                services.add(t);
+            } else {
+                for (Thread t : services) {
+                    join(t);
+                }
+                services.clear();
+                ChildProcess.stop(h.get(), 20);
+            }
+        }
+        for (Thread t : services) {
+            join(t);
+        }
+        try {
+            Files.deleteIfExists(layout.stackFile());
+        } catch (IOException e) {
+            // harmless: running() checks the pids
+        }
+        return stopped;
+    }
+
+    private static void join(Thread t) {
+        try {
+            t.join(30_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static int rank(String key) {
+        return key.equals("pid.kafka") ? 2 : key.equals("pid.s3proxy") ? 1 : 0;
+    }
+
+    /** Stops services, then S3 and Kafka; idempotent. */
+    @Override
+    public synchronized void close() {
+        if (stopped) {
+            return;
+        }
+        stopped = true;
+        if (services != null) {
+            services.stop();
+        }
+        if (s3 != null) {
+            s3.stop();
+        }
+        if (broker != null) {
+            broker.stop();
+        }
+        try {
+            Files.deleteIfExists(layout.stackFile());
+        } catch (IOException e) {
+            // harmless
+        }
+    }
+}

@@ -1,0 +1,302 @@
+package mav.local;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import mav.common.event.InvalidEventException;
+import mav.common.event.PromptRequest;
+
+/** {@code ./mav}: the local Make-A-Video pipeline from the command line. */
+public final class Mav {
+    static final Set<String> STACK_FLAGS = Set.of("kafka", "s3", "s3-access-key", "s3-secret-key", "bucket",
+            "topic-prefix", "models", "replicas", "kafka-port", "controller-port", "s3-port", "http-port", "partitions",
+            "workers", "ort-threads", "no-services", "ready-timeout", "state-dir");
+    static final Set<String> JOB_FLAGS = Set.of("seed", "fps", "out", "steps", "guidance", "negative", "job-id",
+            "timeout", "plain", "no-download");
+
+    private static final String USAGE = """
+            usage: ./mav <command> [options]
+
+              generate "PROMPT" [--seed N] [--fps N] [--steps stage=N,...|N] [--out DIR] [--models DIR]
+                                 start Kafka, S3 and the five services, make one video, stop everything;
+                                 the last line printed is the MP4's absolute path (uses a running stack if
+                                 there is one)
+              up [--replicas stage=k,...] [--foreground]
+                                 start the stack and leave it running (state in .mav/)
+              submit "PROMPT" [job options] [--no-wait]
+                                 submit to the running stack, show progress, download the result
+              down [--purge]     stop the running stack (--purge also deletes the Kafka and S3 data)
+              top [--once]       per stage: jobs/min, p50/p95 latency, in flight, failed, consumer lag
+              bench --jobs N [--replicas stage=k,...] [--steps ...]
+                                 N jobs through the stack: throughput, latency, time outside inference
+
+            job options:   --seed N --fps N (1-30) --guidance X --negative TEXT --job-id ID
+                           --steps prior=N,decoder=N,interpolation=N,sr-low=N,sr-high=N (or one N for all)
+                           --out DIR (default ./out) --timeout SECONDS (default 3600) --plain
+            stack options: --models DIR (default models/, else testing/models/)
+                           --kafka HOST:PORT --s3 URL --s3-access-key K --s3-secret-key S  (external Kafka/S3)
+                           --no-services --kafka-port 9092 --controller-port 9093 --s3-port 9000
+                           --http-port 8081 (replica r of stage i listens on 8081+i+10r) --partitions 4
+                           --workers 1 --ort-threads 0 --ready-timeout 300 --bucket mav --topic-prefix mav.
+            """;
+
+    private final PrintStream out = System.out;
+    private final PrintStream err = System.err;
+
+    private Mav() {
+    }
+
+    public static void main(String[] argv) {
+        if (System.getProperty("logback.configurationFile") == null) {
+            System.setProperty("logback.configurationFile", "mav-local-logback.xml");
+        }
+        int rc;
+        try {
+            rc = new Mav().run(Arrays.asList(argv));
+        } catch (Args.UsageException e) {
+            System.err.println("mav: " + e.getMessage());
+            System.err.println("run ./mav help for the commands and options");
+            rc = 2;
+        } catch (StackException | InvalidEventException e) {
+            System.err.println("mav: " + e.getMessage());
+            rc = 3;
+        }
+        System.out.flush();
+        System.exit(rc);
+    }
+
+    int run(List<String> argv) {
+        Args a = Args.parse(argv);
+        if (a.positional.isEmpty() || a.flag("help") || a.positional.get(0).equals("help")) {
+            out.print(USAGE);
+            return a.positional.isEmpty() && !a.flag("help") ? 2 : 0;
+        }
+        Path root = Path.of(System.getProperty("mav.root", ".")).toAbsolutePath().normalize();
+        Path state = a.has("state-dir") ? Path.of(a.get("state-dir")) : root.resolve(".mav");
+        Layout layout = Layout.of(root, state);
+        String cmd = a.positional.get(0);
+        return switch (cmd) {
+            case "generate" -> job(a, layout, false);
+            case "submit" -> job(a, layout, true);
+            case "up" -> up(a, layout);
+            case "down" -> down(a, layout);
+            case "top" -> Top.run(a, layout, out);
+            case "bench" -> Bench.run(a, layout, out);
+            default -> throw new Args.UsageException("unknown command '" + cmd + "'");
+        };
+    }
+
+    void say(String s) {
+        out.println("mav: " + s);
+        out.flush();
+    }
+
+    /** {@code generate} (starts a stack unless one runs) and {@code submit} (needs a running or external one). */
+    private int job(Args a, Layout layout, boolean submitOnly) {
+        a.allowOnly(union(STACK_FLAGS, JOB_FLAGS, Set.of("no-wait")));
+        if (a.positional.size() < 2) {
+            throw new Args.UsageException(a.positional.get(0) + " needs a prompt: ./mav " + a.positional.get(0)
+                    + " \"a red fish swimming left\"");
+        }
+        String prompt = String.join(" ", a.positional.subList(1, a.positional.size()));
+        PromptRequest request = request(a, prompt).validate();
+        Path outDir = Path.of(a.get("out", "out")).toAbsolutePath().normalize();
+
+        boolean external = a.has("kafka") || a.has("s3");
+        Properties running = LocalStack.running(layout);
+        LocalStack stack = null;
+        Endpoints endpoints;
+        if (!external && running != null) {
+            endpoints = LocalStack.endpoints(running);
+            say("using the running stack (" + endpoints.kafka() + ", " + endpoints.s3() + ")");
+        } else if (submitOnly) {
+            endpoints = externalEndpoints(a, running);
+        } else {
+            StackOptions o = StackOptions.from(a, layout);
+            stack = LocalStack.start(layout, o, this::say);
+            LocalStack s = stack;
+            Runtime.getRuntime().addShutdownHook(new Thread(s::close, "mav-stop"));
+            endpoints = stack.endpoints();
+        }
+        try {
+            return runJob(a, request, endpoints, outDir, stack);
+        } finally {
+            if (stack != null && !stack.isClosed()) {
+                say("stopping the stack");
+                stack.close();
+            }
+        }
+    }
+
+    private int runJob(Args a, PromptRequest request, Endpoints endpoints, Path outDir, LocalStack stack) {
+        boolean tty = ProgressView.isTerminal(a.flag("plain"));
+        List<Path> files;
+        try (StatusWatcher watcher = new StatusWatcher(endpoints); JobSubmitter submitter = new JobSubmitter(endpoints)) {
+            submitter.submit(request);
+            say("submitted job " + request.jobId() + " to " + endpoints.topic("prompts"));
+            if (a.flag("no-wait")) {
+                out.println(request.jobId());
+                return 0;
+            }
+            ProgressView view = new ProgressView(out, tty, request.jobId());
+            JobWaiter.Outcome o = JobWaiter.await(watcher, request.jobId(), view,
+                    Duration.ofSeconds(a.intValue("timeout", 3600)), out);
+            if (!o.ok()) {
+                err.println("mav: job " + request.jobId() + " failed"
+                        + (o.failedStage() != null ? " in stage " + o.failedStage() : "") + ": " + o.reason());
+                if (stack != null) {
+                    err.println("mav: service logs are in " + stack.services().stream().findFirst()
+                            .map(p -> p.process().log.getParent().toString()).orElse(".mav/logs"));
+                }
+                return 1;
+            }
+            if (a.flag("no-download")) {
+                out.println("s3://" + endpoints.bucket() + "/videos/" + request.jobId() + ".mp4");
+                return 0;
+            }
+            files = new Downloader(endpoints).download(request.jobId(), outDir);
+        }
+        for (Path f : files.subList(1, files.size())) {
+            say("wrote " + f);
+        }
+        if (stack != null) {
+            say("stopping the stack");
+            stack.close();
+        }
+        out.println(files.get(0));
+        return 0;
+    }
+
+    static PromptRequest request(Args a, String prompt) {
+        String jobId = a.get("job-id", newJobId());
+        Map<String, Integer> steps = steps(a.get("steps"));
+        Double guidance = a.has("guidance") ? Double.valueOf(a.get("guidance")) : null;
+        Integer fps = a.has("fps") ? a.intValue("fps", 8) : null;
+        return new PromptRequest(jobId, prompt, a.get("negative"), a.longValue("seed"), fps, guidance, steps);
+    }
+
+    /** {@code prior=2,sr-low=3} or one number for every stage, as steps keys. */
+    static Map<String, Integer> steps(String spec) {
+        Map<String, Integer> steps = new LinkedHashMap<>();
+        if (spec == null) {
+            return steps;
+        }
+        if (spec.trim().matches("\\d+")) {
+            for (Stage s : Stage.values()) {
+                steps.put(s.name.stepsKey(), Integer.parseInt(spec.trim()));
+            }
+            return steps;
+        }
+        Args.stageInts(spec, "--steps").forEach((s, n) -> steps.put(s.name.stepsKey(), n));
+        return steps;
+    }
+
+    static String newJobId() {
+        return "job-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-"
+                + String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
+    }
+
+    /** Endpoints from --kafka/--s3 flags, filling the rest from the stack file when there is one. */
+    static Endpoints externalEndpoints(Args a, Properties running) {
+        Endpoints base = running != null ? LocalStack.endpoints(running) : null;
+        String kafka = a.get("kafka", base != null ? base.kafka() : null);
+        String s3 = a.get("s3", base != null ? base.s3() : null);
+        if (kafka == null || s3 == null) {
+            throw new StackException("no running stack (start one with ./mav up) and no --kafka HOST:PORT --s3 URL given");
+        }
+        return new Endpoints(kafka, s3, a.get("s3-access-key", base != null ? base.accessKey() : "minioadmin"),
+                a.get("s3-secret-key", base != null ? base.secretKey() : "minioadmin"),
+                a.get("bucket", base != null ? base.bucket() : "mav"),
+                a.get("topic-prefix", base != null ? base.topicPrefix() : "mav."));
+    }
+
+    private int up(Args a, Layout layout) {
+        a.allowOnly(union(STACK_FLAGS, Set.of("foreground")));
+        Properties running = LocalStack.running(layout);
+        if (running != null) {
+            say("a stack is already running (./mav down stops it)");
+            printStack(LocalStack.endpoints(running), LocalStack.serviceUrls(running));
+            return 0;
+        }
+        LocalStack stack = LocalStack.start(layout, StackOptions.from(a, layout), this::say);
+        Map<String, List<String>> urls = new LinkedHashMap<>();
+        for (StageProcess p : stack.services()) {
+            urls.computeIfAbsent(p.stage.id(), k -> new java.util.ArrayList<>()).add(p.url());
+        }
+        printStack(stack.endpoints(), urls);
+        if (a.flag("foreground")) {
+            Runtime.getRuntime().addShutdownHook(new Thread(stack::close, "mav-stop"));
+            say("running in the foreground; Ctrl-C stops the stack");
+            try {
+                Thread.currentThread().join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return 0;
+    }
+
+    private void printStack(Endpoints e, Map<String, List<String>> urls) {
+        String host = e.kafka();
+        out.println();
+        out.println("Kafka bootstrap  " + host + "   (topics " + e.topicPrefix() + "prompts ... " + e.topicPrefix()
+                + "dead-letter)");
+        out.println("S3 endpoint      " + e.s3() + "   access key " + e.accessKey() + ", secret key " + e.secretKey()
+                + ", bucket " + e.bucket());
+        urls.forEach((stage, list) -> {
+            if (!list.isEmpty()) {
+                out.printf("%-16s %s%n", stage, String.join("  ", list));
+            }
+        });
+        out.println();
+        out.println("Try:");
+        out.println("  ./mav submit \"a red fish swimming left\" --steps 10");
+        out.println("  echo 'job-1:{\"jobId\":\"job-1\",\"prompt\":\"a red fish swimming left\",\"seed\":42}' | kcat -b "
+                + host + " -t " + e.topic("prompts") + " -K: -P");
+        out.println("  kcat -b " + host + " -t " + e.topic("status") + " -C -o end -f '%k %s\\n'");
+        out.println("  kcat -b " + host + " -t " + e.topic("videos") + " -C -o beginning -e");
+        out.println("  AWS_ACCESS_KEY_ID=" + e.accessKey() + " AWS_SECRET_ACCESS_KEY=" + e.secretKey()
+                + " AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url " + e.s3() + " s3 ls s3://" + e.bucket() + "/videos/");
+        out.println("  ./mav top        ./mav down");
+        out.flush();
+    }
+
+    private int down(Args a, Layout layout) {
+        a.allowOnly(Set.of("purge", "state-dir"));
+        List<String> stopped = LocalStack.stopRecorded(layout, this::say);
+        say(stopped.isEmpty() ? "no running stack" : "stopped " + String.join(", ", stopped));
+        if (a.flag("purge")) {
+            for (String d : List.of("kafka", "s3")) {
+                Path p = layout.stateDir().resolve(d);
+                if (Files.exists(p)) {
+                    try (var s = Files.walk(p)) {
+                        s.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+                    } catch (java.io.IOException e) {
+                        throw new StackException("cannot delete " + p + ": " + e.getMessage(), e);
+                    }
+                    say("deleted " + p);
+                }
+            }
+        }
+        return 0;
+    }
+
+    @SafeVarargs
+    static Set<String> union(Set<String>... sets) {
+        java.util.HashSet<String> u = new java.util.HashSet<>();
+        for (Set<String> s : sets) {
+            u.addAll(s);
+        }
+        return u;
+    }
+}

@@ -1,0 +1,111 @@
+package mav.local;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Starts the five stage services (k replicas of a stage when asked: other HTTP ports, the same consumer group, so
+ * Kafka splits the partitions between them) and waits until each one reports ready.
+ */
+final class ServiceLauncher {
+    /** What the services are pointed at. */
+    record Settings(Endpoints endpoints, java.nio.file.Path modelsDir, int basePort, Map<Stage, Integer> replicas,
+            int workers, int ortThreads, List<String> jvmOptions) {
+    }
+
+    private final Layout layout;
+    private final Settings settings;
+    private final List<StageProcess> processes = new ArrayList<>();
+
+    ServiceLauncher(Layout layout, Settings settings) {
+        this.layout = layout;
+        this.settings = settings;
+    }
+
+    List<StageProcess> processes() {
+        return processes;
+    }
+
+    Map<String, String> env() {
+        Endpoints e = settings.endpoints();
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("KAFKA_BOOTSTRAP_SERVERS", e.kafka());
+        env.put("MAV_S3_ENDPOINT", e.s3());
+        env.put("MAV_S3_ACCESS_KEY", e.accessKey());
+        env.put("MAV_S3_SECRET_KEY", e.secretKey());
+        env.put("MAV_S3_BUCKET", e.bucket());
+        env.put("MAV_TOPIC_PREFIX", e.topicPrefix());
+        env.put("MAV_MODELS_DIR", settings.modelsDir().toString());
+        env.put("MAV_WORKERS", String.valueOf(settings.workers()));
+        env.put("MAV_ORT_THREADS", String.valueOf(settings.ortThreads()));
+        return env;
+    }
+
+    /** Starts every replica, then waits for all of them; on failure stops what it started and says why. */
+    void start(int readyTimeoutSeconds) {
+        Map<String, String> base = env();
+        try {
+            for (Stage s : Stage.values()) {
+                int k = Math.max(1, settings.replicas().getOrDefault(s, 1));
+                for (int r = 0; r < k; r++) {
+                    StageProcess p = new StageProcess(s, r, s.port(settings.basePort(), r));
+                    Map<String, String> env = new LinkedHashMap<>(base);
+                    env.put("QUARKUS_HTTP_PORT", String.valueOf(p.port));
+                    p.start(layout, env, settings.jvmOptions());
+                    processes.add(p);
+                }
+            }
+            awaitReady(readyTimeoutSeconds);
+        } catch (RuntimeException e) {
+            stop();
+            throw e;
+        }
+    }
+
+    private void awaitReady(int timeoutSeconds) {
+        long deadline = System.nanoTime() + timeoutSeconds * 1_000_000_000L;
+        List<StageProcess> waiting = new ArrayList<>(processes);
+        while (!waiting.isEmpty()) {
+            for (var it = waiting.iterator(); it.hasNext();) {
+                StageProcess p = it.next();
+                if (!p.isAlive()) {
+                    throw new StackException(p.stage.module + " (" + p.role() + ", port " + p.port + ") exited with status "
+                            + p.process().process.exitValue() + " while starting; log " + p.process().log + ":\n"
+                            + p.process().tail(40));
+                }
+                if (p.ready()) {
+                    it.remove();
+                }
+            }
+            if (waiting.isEmpty()) {
+                break;
+            }
+            if (System.nanoTime() > deadline) {
+                StageProcess p = waiting.get(0);
+                throw new StackException(p.stage.module + " (" + p.role() + ", port " + p.port + ") is not ready after "
+                        + timeoutSeconds + " s; /q/health/ready says: " + p.lastHealth() + "\nlog " + p.process().log
+                        + ":\n" + p.process().tail(40));
+            }
+            ChildProcess.sleep(500);
+        }
+    }
+
+    void stop() {
+        // in parallel: each takes a few seconds to drain and close its Kafka clients
+        List<Thread> threads = new ArrayList<>();
+        for (StageProcess p : processes) {
+            Thread t = new Thread(p::stop, "stop-" + p.role());
+            t.start();
+            threads.add(t);
+        }
+        for (Thread t : threads) {
+            try {
+                t.join(30_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

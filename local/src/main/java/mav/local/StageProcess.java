@@ -1,0 +1,80 @@
+package mav.local;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** One replica of one stage service: {@code java -jar <module>/target/quarkus-app/quarkus-run.jar} on its port. */
+final class StageProcess {
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+    final Stage stage;
+    final int replica;
+    final int port;
+    private ChildProcess process;
+    private String lastHealth = "(no answer yet)";
+
+    StageProcess(Stage stage, int replica, int port) {
+        this.stage = stage;
+        this.replica = replica;
+        this.port = port;
+    }
+
+    String role() {
+        return stage.id() + "-" + replica;
+    }
+
+    String url() {
+        return "http://localhost:" + port;
+    }
+
+    ChildProcess process() {
+        return process;
+    }
+
+    void start(Layout layout, Map<String, String> env, List<String> jvmOptions) {
+        var jar = layout.serviceJar(stage);
+        if (!Files.exists(jar)) {
+            throw new StackException(jar + " is missing: build the services first (mvn -DskipTests package)");
+        }
+        ChildProcess.requireFree(port, stage.module + " HTTP");
+        List<String> jvm = new ArrayList<>(jvmOptions);
+        jvm.add("-jar");
+        jvm.add(jar.toString());
+        process = ChildProcess.startJava(role(), jvm, List.of(), env,
+                layout.logs().resolve(role() + ".log"), layout.root());
+    }
+
+    /** True once {@code /q/health/ready} answers 200 with status UP. */
+    boolean ready() {
+        try {
+            HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
+                    + "/q/health/ready")).timeout(Duration.ofSeconds(3)).GET().build(), HttpResponse.BodyHandlers.ofString());
+            lastHealth = r.statusCode() + " " + r.body().replaceAll("\\s+", " ");
+            return r.statusCode() == 200 && r.body().contains("\"UP\"");
+        } catch (Exception e) {
+            lastHealth = "(no answer: " + e.getClass().getSimpleName() + ")";
+            return false;
+        }
+    }
+
+    String lastHealth() {
+        return lastHealth;
+    }
+
+    boolean isAlive() {
+        return process != null && process.isAlive();
+    }
+
+    void stop() {
+        if (process != null) {
+            process.stop(15);
+        }
+    }
+}
