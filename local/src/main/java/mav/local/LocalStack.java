@@ -86,7 +86,10 @@ final class LocalStack implements AutoCloseable {
         String s3Endpoint = options.externalS3() != null ? options.externalS3() : s3.endpoint();
         endpoints = new Endpoints(kafka, s3Endpoint, options.accessKey(), options.secretKey(), options.bucket(),
                 options.topicPrefix());
-        KafkaBroker.createTopics(kafka, options.topicPrefix(), options.partitions(), broker != null);
+        // a stage with k replicas needs at least k partitions on its input topic, or some replicas sit idle
+        int partitions = Math.max(options.partitions(),
+                options.replicas().values().stream().mapToInt(Integer::intValue).max().orElse(1));
+        KafkaBroker.createTopics(kafka, options.topicPrefix(), partitions, broker != null);
         S3Server.createBucket(s3Endpoint, options.accessKey(), options.secretKey(), options.bucket(), 30);
         say.accept(String.format("Kafka %s and S3 %s ready in %.1f s", kafka, s3Endpoint, (System.nanoTime() - t0) / 1e9));
         writeStackFile();
