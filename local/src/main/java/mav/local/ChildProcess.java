@@ -17,10 +17,10 @@ import java.util.concurrent.TimeUnit;
 /**
  * A child process of the local stack (broker, S3Proxy, a stage service): stdout and stderr go to a log file, it
  * runs in its own session (so a closed terminal does not take it down when {@code ./mav up} has returned), and
- * it carries {@code -Dmav.local.role=...} so that {@code ./mav down} only ever stops processes it started.
+ * it carries {@code -Dmavlocal.role=...} (not under {@code mav.}, which Quarkus validates) so that {@code ./mav down} only ever stops processes it started.
  */
 final class ChildProcess {
-    static final String ROLE_PROPERTY = "mav.local.role";
+    static final String ROLE_PROPERTY = "mavlocal.role";
 
     final String role;
     final Process process;
@@ -119,7 +119,10 @@ final class ChildProcess {
             f.seek(from);
             byte[] buf = new byte[(int) (len - from)];
             f.readFully(buf);
-            String[] all = new String(buf, StandardCharsets.UTF_8).split("\n");
+            // health-check reports repeat every poll and would drown what matters
+            String[] all = java.util.Arrays.stream(new String(buf, StandardCharsets.UTF_8).split("\n"))
+                    .filter(l -> !l.contains("SRHCK01001")).map(l -> l.length() > 400 ? l.substring(0, 400) + " …" : l)
+                    .toArray(String[]::new);
             int start = Math.max(0, all.length - lines);
             StringBuilder sb = new StringBuilder();
             for (int i = start; i < all.length; i++) {

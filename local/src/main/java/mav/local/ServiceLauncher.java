@@ -77,6 +77,9 @@ final class ServiceLauncher {
                 }
                 if (p.ready()) {
                     it.remove();
+                } else if (p.modelError() != null) {
+                    throw new StackException(p.stage.module + " (" + p.role() + ", port " + p.port + ") cannot load its"
+                            + " models: " + p.modelError() + "\nlog " + p.process().log + ":\n" + p.process().tail(25));
                 }
             }
             if (waiting.isEmpty()) {

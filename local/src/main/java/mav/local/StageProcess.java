@@ -1,5 +1,7 @@
 package mav.local;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -18,7 +20,9 @@ final class StageProcess {
     final int replica;
     final int port;
     private ChildProcess process;
+    private static final ObjectMapper MAPPER = new ObjectMapper();
     private String lastHealth = "(no answer yet)";
+    private volatile String modelError;
 
     StageProcess(Stage stage, int replica, int port) {
         this.stage = stage;
@@ -57,11 +61,37 @@ final class StageProcess {
             HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
                     + "/q/health/ready")).timeout(Duration.ofSeconds(3)).GET().build(), HttpResponse.BodyHandlers.ofString());
             lastHealth = r.statusCode() + " " + r.body().replaceAll("\\s+", " ");
+            modelError = null;
+            try {
+                JsonNode body = MAPPER.readTree(r.body());
+                StringBuilder down = new StringBuilder();
+                for (JsonNode c : body.path("checks")) {
+                    if (!"UP".equals(c.path("status").asText())) {
+                        down.append(down.length() == 0 ? "" : "; ").append(c.path("name").asText()).append(" DOWN ")
+                                .append(c.path("data"));
+                        String detail = c.path("data").path("detail").asText("");
+                        if (c.path("name").asText().equals("models") && !detail.isEmpty()
+                                && !detail.equals("models are loading")) {
+                            modelError = detail;
+                        }
+                    }
+                }
+                if (down.length() > 0) {
+                    lastHealth = r.statusCode() + " " + down;
+                }
+            } catch (Exception notJson) {
+                // keep the raw body
+            }
             return r.statusCode() == 200 && r.body().contains("\"UP\"");
         } catch (Exception e) {
             lastHealth = "(no answer: " + e.getClass().getSimpleName() + ")";
             return false;
         }
+    }
+
+    /** Why the models failed to load, once the service says so (it then never becomes ready); else null. */
+    String modelError() {
+        return modelError;
     }
 
     String lastHealth() {
