@@ -29,9 +29,10 @@ final class JobSubmitter implements AutoCloseable {
 
     /** Sends the request and its queued status and waits until Kafka has both. */
     void submit(PromptRequest request) {
-        sendRaw(endpoints.topic("prompts"), request.jobId(), EventCodec.toJson(request));
+        // queued first: the prior may start the job before a status sent after the prompt would arrive
         sendRaw(endpoints.topic("status"), request.jobId(), EventCodec.toJson(
                 StatusEvent.of(request.jobId(), "prior", StatusEvent.State.QUEUED, "submitted by ./mav")));
+        sendRaw(endpoints.topic("prompts"), request.jobId(), EventCodec.toJson(request));
     }
 
     /** Sends any value (the IT uses it for malformed events); blocks until acknowledged. */

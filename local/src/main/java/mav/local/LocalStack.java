@@ -241,6 +241,7 @@ final class LocalStack implements AutoCloseable {
             return;
         }
         stopped = true;
+        long t0 = System.nanoTime();
         if (services != null) {
             services.stop();
         }
@@ -249,6 +250,9 @@ final class LocalStack implements AutoCloseable {
         }
         if (broker != null) {
             broker.stop();
+        }
+        if (services != null || s3 != null || broker != null) {
+            say.accept(String.format("stack stopped in %.1f s", (System.nanoTime() - t0) / 1e9));
         }
         try {
             Files.deleteIfExists(layout.stackFile());

@@ -51,6 +51,9 @@ final class ProgressView {
             return;
         }
         Line l = lines.get(s);
+        if (e.state() == State.QUEUED && l.state != null) {
+            return; // a stage already reported on the job
+        }
         State before = l.state;
         l.state = e.state();
         if (e.step() != null) {

@@ -73,7 +73,8 @@ class LocalPipelineIT {
         Path state = root.resolve("local/target/it-state");
         deleteTree(state);
         layout = Layout.of(root, state);
-        Path models = layout.defaultModels();
+        Path models = System.getProperty("mav.it.models") != null
+                ? Path.of(System.getProperty("mav.it.models")).toAbsolutePath() : layout.defaultModels();
         assertTrue(Layout.hasManifest(models), "no models: neither models/ nor testing/models/ has a manifest.json");
         int kafkaPort = freePort();
         int basePort = freeBase();
