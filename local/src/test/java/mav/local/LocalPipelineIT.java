@@ -181,8 +181,10 @@ class LocalPipelineIT {
                     .filter(r -> r.topic().equals(endpoints.topic("dead-letter")) && job.equals(r.key()))
                     .findFirst().orElse(null), Duration.ofSeconds(60));
             assertNotNull(dl.value());
-            System.out.println("IT: " + job + " failed: " + failed.message() + "; dead-letter headers "
-                    + java.util.Arrays.toString(dl.headers().toArray()));
+            var reason = dl.headers().lastHeader("dead-letter-reason");
+            assertNotNull(reason, "the dead letter carries its reason in a header");
+            System.out.println("IT: " + job + " failed: " + failed.message() + "; dead-letter-reason: "
+                    + new String(reason.value(), StandardCharsets.UTF_8));
         }
         assertTrue(statuses(empty).stream().anyMatch(s -> s.state() == StatusEvent.State.FAILED
                 && s.message().contains("prompt")), "the empty prompt's reason names the prompt: " + statuses(empty));
