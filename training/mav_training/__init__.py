@@ -1,0 +1,1 @@
+"""Make-A-Video on a synthetic shapes world: data, tokenizer, models, samplers, training and ONNX export."""

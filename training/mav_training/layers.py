@@ -1,0 +1,178 @@
+"""Pseudo-3D building blocks (after lucidrains/make-a-video-pytorch), written with plain reshape/permute and
+matmul so they export to ONNX opset 17.
+
+Layout: inside a UNet a video batch travels as frames stacked into the batch, (b f) c h w; `frames` tells a
+temporal layer how to unfold it. frames=None means images: every temporal op is skipped (enable_time off).
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def exists(x):
+    return x is not None
+
+
+def default(x, d):
+    return x if exists(x) else d
+
+
+def sinusoidal(x, dim, max_period=10000.0):
+    """[B] float → [B, dim] sinusoidal features."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
+    args = x.float()[:, None] * freqs[None, :]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
+
+
+def groups_for(ch):
+    for g in (8, 4, 2, 1):
+        if ch % g == 0:
+            return g
+    return 1
+
+
+class TemporalConv(nn.Module):
+    """1D conv over frames for every pixel: (b f) c h w → (b h w) c f → conv → back.
+
+    Dirac-initialised (weights the identity kernel, bias zero) so that adding it to a trained image model leaves
+    the model's output unchanged at the start of video training.
+    """
+
+    def __init__(self, ch, kernel=3):
+        super().__init__()
+        self.conv = nn.Conv1d(ch, ch, kernel, padding=kernel // 2)
+        nn.init.dirac_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+
+    def forward(self, x, frames):
+        bf, c, h, w = x.shape
+        x = x.reshape(-1, frames, c, h, w).permute(0, 3, 4, 2, 1).reshape(-1, c, frames)  # (b h w) c f
+        x = self.conv(x)
+        x = x.reshape(-1, h, w, c, frames).permute(0, 4, 3, 1, 2).reshape(bf, c, h, w)  # (b f) c h w
+        return x
+
+
+class PseudoConv3d(nn.Module):
+    """Spatial 2D conv on every frame, then (videos only) a dirac-initialised temporal 1D conv."""
+
+    def __init__(self, dim_in, dim_out, kernel=3, temporal=True, temporal_kernel=3):
+        super().__init__()
+        self.spatial = nn.Conv2d(dim_in, dim_out, kernel, padding=kernel // 2)
+        self.temporal = TemporalConv(dim_out, temporal_kernel) if temporal else None
+
+    def forward(self, x, frames=None):
+        x = self.spatial(x)
+        if exists(frames) and exists(self.temporal):
+            x = self.temporal(x, frames)
+        return x
+
+
+def _attend(q, k, v, heads, bias=None):
+    """Multi-head attention on [N, L, C] tensors with matmul; bias [heads, L, L] or None."""
+    n, l, c = q.shape
+    d = c // heads
+    q = q.reshape(n, l, heads, d).permute(0, 2, 1, 3)
+    k = k.reshape(n, -1, heads, d).permute(0, 2, 3, 1)
+    v = v.reshape(n, -1, heads, d).permute(0, 2, 1, 3)
+    sim = torch.matmul(q, k) * (d ** -0.5)
+    if exists(bias):
+        sim = sim + bias
+    attn = sim.softmax(dim=-1)
+    out = torch.matmul(attn, v)  # n heads l d
+    return out.permute(0, 2, 1, 3).reshape(n, l, c)
+
+
+class SpatialAttention(nn.Module):
+    """Self-attention over the h·w positions of each frame (pre-norm, residual)."""
+
+    def __init__(self, ch, heads=4):
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.GroupNorm(groups_for(ch), ch)
+        self.qkv = nn.Linear(ch, ch * 3)
+        self.out = nn.Linear(ch, ch)
+
+    def forward(self, x):
+        bf, c, h, w = x.shape
+        t = self.norm(x).reshape(bf, c, h * w).permute(0, 2, 1)
+        q, k, v = self.qkv(t).chunk(3, dim=-1)
+        o = self.out(_attend(q, k, v, self.heads))
+        return x + o.permute(0, 2, 1).reshape(bf, c, h, w)
+
+
+class RelativePositionBias(nn.Module):
+    """Continuous relative position bias (small MLP over signed log distance), any number of frames."""
+
+    def __init__(self, heads, hidden=32):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(1, hidden), nn.SiLU(), nn.Linear(hidden, heads))
+
+    def forward(self, frames):
+        pos = torch.arange(frames, dtype=torch.float32)
+        rel = pos[None, :] - pos[:, None]
+        rel = torch.sign(rel) * torch.log1p(rel.abs())
+        return self.mlp(rel.unsqueeze(-1)).permute(2, 0, 1)  # heads f f
+
+
+class TemporalAttention(nn.Module):
+    """Self-attention over frames at every pixel, with relative position bias.
+
+    The output projection is zero-initialised: with the residual the block starts as the identity, so a trained
+    image model is unchanged when temporal attention is added.
+    """
+
+    def __init__(self, ch, heads=4):
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.LayerNorm(ch)
+        self.qkv = nn.Linear(ch, ch * 3)
+        self.out = nn.Linear(ch, ch)
+        self.rel_pos = RelativePositionBias(heads)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x, frames):
+        bf, c, h, w = x.shape
+        t = x.reshape(-1, frames, c, h, w).permute(0, 3, 4, 1, 2).reshape(-1, frames, c)  # (b h w) f c
+        q, k, v = self.qkv(self.norm(t)).chunk(3, dim=-1)
+        o = self.out(_attend(q, k, v, self.heads, self.rel_pos(frames)))
+        o = o.reshape(-1, h, w, frames, c).permute(0, 3, 4, 1, 2).reshape(bf, c, h, w)
+        return x + o
+
+
+class PseudoAttention(nn.Module):
+    """Spatial attention per frame, then (videos only) temporal attention per pixel."""
+
+    def __init__(self, ch, heads=4, temporal=True):
+        super().__init__()
+        self.spatial = SpatialAttention(ch, heads)
+        self.temporal = TemporalAttention(ch, heads) if temporal else None
+
+    def forward(self, x, frames=None):
+        x = self.spatial(x)
+        if exists(frames) and exists(self.temporal):
+            x = self.temporal(x, frames)
+        return x
+
+
+class ResBlock(nn.Module):
+    """GroupNorm-SiLU-PseudoConv3d twice, with scale/shift from the conditioning embedding, and a skip."""
+
+    def __init__(self, dim_in, dim_out, emb_dim, temporal=True):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(groups_for(dim_in), dim_in)
+        self.conv1 = PseudoConv3d(dim_in, dim_out, temporal=temporal)
+        self.emb = nn.Linear(emb_dim, dim_out * 2)
+        self.norm2 = nn.GroupNorm(groups_for(dim_out), dim_out)
+        self.conv2 = PseudoConv3d(dim_out, dim_out, temporal=temporal)
+        self.skip = nn.Conv2d(dim_in, dim_out, 1) if dim_in != dim_out else nn.Identity()
+
+    def forward(self, x, emb, frames=None):
+        h = self.conv1(F.silu(self.norm1(x)), frames)
+        scale, shift = self.emb(F.silu(emb)).chunk(2, dim=1)
+        h = self.norm2(h) * (1 + scale[:, :, None, None]) + shift[:, :, None, None]
+        h = self.conv2(F.silu(h), frames)
+        return self.skip(x) + h

@@ -1,0 +1,157 @@
+"""Reference samplers (DDIM, DDPM) and the noise schedules; the Java services implement the same math and are
+tested against the fixtures `write_fixtures` produces.
+
+Notation: a_t = ᾱ_t (alphas_cumprod), x_t the noisy sample, x0 the predicted clean sample, eps the noise.
+"""
+import json
+import math
+import os
+
+import numpy as np
+import torch
+
+
+def betas_for(schedule, T=1000):
+    """float64 betas for `squaredcos_cap_v2` (cosine, Nichol & Dhariwal) or `linear` (1e-4..0.02)."""
+    if schedule == "squaredcos_cap_v2":
+        def abar(s):
+            return math.cos((s + 0.008) / 1.008 * math.pi / 2) ** 2
+        return np.array([min(1 - abar((i + 1) / T) / abar(i / T), 0.999) for i in range(T)], dtype=np.float64)
+    if schedule == "linear":
+        return np.linspace(1e-4, 0.02, T, dtype=np.float64)
+    raise ValueError(f"unknown beta_schedule '{schedule}'")
+
+
+def alphas_cumprod(schedule, T=1000):
+    return np.cumprod(1.0 - betas_for(schedule, T))
+
+
+class _Scheduler:
+    def __init__(self, num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="epsilon",
+                 clip_sample=True, clip_sample_range=1.0):
+        if prediction_type not in ("epsilon", "sample"):
+            raise ValueError(f"unknown prediction_type '{prediction_type}'")
+        self.T = num_train_timesteps
+        self.ac = alphas_cumprod(beta_schedule, num_train_timesteps)
+        self.prediction_type = prediction_type
+        self.clip_sample = clip_sample
+        self.clip_range = clip_sample_range
+        self.timesteps = None
+        self.step_ratio = None
+
+    def set_timesteps(self, n):
+        if not 1 <= n <= self.T:
+            raise ValueError(f"num_inference_steps must be in 1..{self.T}, got {n}")
+        self.step_ratio = self.T // n
+        self.timesteps = [(n - 1 - i) * self.step_ratio for i in range(n)]
+        return self.timesteps
+
+    def _alphas(self, t):
+        if self.timesteps is None:
+            raise RuntimeError("call set_timesteps(n) before step()")
+        prev_t = t - self.step_ratio
+        a_t = float(self.ac[t])
+        a_prev = float(self.ac[prev_t]) if prev_t >= 0 else 1.0
+        return a_t, a_prev
+
+    def predict(self, output, t, x_t):
+        """(x0, eps) from the model output; with clip_sample x0 is clamped and eps recomputed from it."""
+        a_t = float(self.ac[t])
+        if self.prediction_type == "epsilon":
+            eps = output
+            x0 = (x_t - math.sqrt(1 - a_t) * eps) / math.sqrt(a_t)
+        else:
+            x0 = output
+            eps = (x_t - math.sqrt(a_t) * x0) / math.sqrt(1 - a_t)
+        if self.clip_sample:
+            x0 = x0.clamp(-self.clip_range, self.clip_range)
+            eps = (x_t - math.sqrt(a_t) * x0) / math.sqrt(1 - a_t)
+        return x0, eps
+
+    def add_noise(self, x0, noise, t):
+        """Forward process q(x_t | x0) for a batch of integer timesteps t [B]."""
+        a = torch.as_tensor(self.ac, dtype=torch.float32)[t].view(-1, *([1] * (x0.ndim - 1)))
+        return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+
+class DDIMScheduler(_Scheduler):
+    def step(self, output, t, x_t, eta=0.0, noise=None):
+        """(x_prev, x0) for one DDIM step from timestep t."""
+        a_t, a_prev = self._alphas(t)
+        x0, eps = self.predict(output, t, x_t)
+        sigma = eta * math.sqrt((1 - a_prev) / (1 - a_t)) * math.sqrt(1 - a_t / a_prev)
+        x_prev = math.sqrt(a_prev) * x0 + math.sqrt(max(0.0, 1 - a_prev - sigma ** 2)) * eps
+        if sigma > 0:
+            x_prev = x_prev + sigma * noise
+        return x_prev, x0
+
+
+class DDPMScheduler(_Scheduler):
+    def step(self, output, t, x_t, noise=None):
+        """(x_prev, x0) for one ancestral DDPM step (posterior mean plus √variance·noise, none at t = 0)."""
+        a_t, a_prev = self._alphas(t)
+        x0, _ = self.predict(output, t, x_t)
+        alpha_t = a_t / a_prev
+        beta_t = 1 - alpha_t
+        mean = (math.sqrt(a_prev) * beta_t / (1 - a_t)) * x0 + (math.sqrt(alpha_t) * (1 - a_prev) / (1 - a_t)) * x_t
+        var = max((1 - a_prev) / (1 - a_t) * beta_t, 1e-20)
+        x_prev = mean + math.sqrt(var) * noise if t > 0 else mean
+        return x_prev, x0
+
+
+def guided(model_fn, x, t, cond, uncond, scale):
+    """Classifier-free guidance in one batched call: row 0 conditional, row 1 unconditional."""
+    out = model_fn(torch.cat([x, x]), t, torch.cat([cond, uncond]))
+    c, u = out[:1], out[1:]
+    return u + scale * (c - u)
+
+
+def write_fixtures(root):
+    """alphas_cumprod, timesteps and step cases for the Java scheduler tests: `root/schedulers.json` indexes
+    float32 .npy files under `root/schedulers/` (paths in the index are relative to root). alphas_cumprod is also
+    listed in the JSON as float64 numbers."""
+    out_dir = os.path.join(root, "schedulers")
+    os.makedirs(out_dir, exist_ok=True)
+    index = {"num_train_timesteps": 1000, "alphas_cumprod": {}, "timesteps": {}, "cases": []}
+    for sched in ("squaredcos_cap_v2", "linear"):
+        f = f"alphas_cumprod_{sched}.npy"
+        ac = alphas_cumprod(sched)
+        np.save(os.path.join(out_dir, f), ac.astype(np.float32))
+        index["alphas_cumprod"][sched] = {"file": "schedulers/" + f, "dtype": "float32", "values": ac.tolist()}
+    s = DDIMScheduler()
+    for n in (1, 4, 10, 25, 50, 1000):
+        index["timesteps"][str(n)] = s.set_timesteps(n)
+    g = torch.Generator().manual_seed(1234)
+    k = 0
+    for sched in ("squaredcos_cap_v2", "linear"):
+        for kind, eta in (("ddim", 0.0), ("ddim", 0.5), ("ddpm", None)):
+            for pred in ("epsilon", "sample"):
+                for clip in (False, True):
+                    n, ti = 10, (0, 3, 9)  # first step, a middle step and the last step (t=0)
+                    for i in ti:
+                        cls = DDIMScheduler if kind == "ddim" else DDPMScheduler
+                        sc = cls(1000, sched, pred, clip, 1.0)
+                        sc.set_timesteps(n)
+                        t = sc.timesteps[i]
+                        x = torch.randn(2, 3, 4, 4, generator=g, dtype=torch.float64).float()
+                        out = (torch.randn(2, 3, 4, 4, generator=g, dtype=torch.float64) * (1.5 if pred == "sample" else 1)).float()
+                        noise = torch.randn(2, 3, 4, 4, generator=g, dtype=torch.float64).float()
+                        xd, od, nd = x.double(), out.double(), noise.double()
+                        if kind == "ddim":
+                            prev, x0 = sc.step(od, t, xd, eta, nd)
+                        else:
+                            prev, x0 = sc.step(od, t, xd, nd)
+                        name = f"case{k:03d}"
+                        files = {}
+                        for key, arr in (("sample", x), ("model_output", out), ("noise", noise),
+                                         ("prev_sample", prev.float()), ("pred_x0", x0.float())):
+                            files[key] = f"schedulers/{name}_{key}.npy"
+                            np.save(os.path.join(root, files[key]), arr.numpy().astype(np.float32))
+                        index["cases"].append({
+                            "name": name, "scheduler": kind, "eta": eta, "beta_schedule": sched,
+                            "prediction_type": pred, "clip_sample": clip, "clip_sample_range": 1.0,
+                            "num_inference_steps": n, "step_index": i, "t": t, "files": files})
+                        k += 1
+    with open(os.path.join(root, "schedulers.json"), "w") as f:
+        json.dump(index, f, indent=1)
+    return index

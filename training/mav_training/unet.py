@@ -1,0 +1,218 @@
+"""One space-time UNet for every pixel model (decoder D/D^t, interpolator ↑F, SR^t_l, SR_h).
+
+`sample` is [b, c, h, w] (image: every temporal layer is skipped) or [b, c, f, h, w] (video; temporal layers run
+when the model has them and enable_time is on). Conditioning: timestep + fps (+ frame skip) embeddings are summed,
+the CLIP image embedding is projected and added too; pixel-level conditions (masked frames and mask, or the
+bilinearly upsampled low-resolution frames) are concatenated to the sample as channels.
+
+The input is space-to-depth'ed by `unshuffle` (pixel unshuffle) and the output depth-to-space'd back, so that
+the network computes on a small grid: sr_high 768 → 256², sr_low 256 → 64², decoder 64 → 32². Spatial
+attention only runs at grids of at most 32×32 (levels listed in `attn_levels`).
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .layers import PseudoAttention, ResBlock, TemporalAttention, exists, groups_for, sinusoidal
+
+
+def space_to_depth(x, r):
+    """(n c h w) → (n c·r·r h/r w/r), same channel order as torch.nn.functional.pixel_unshuffle."""
+    n, c, h, w = x.shape
+    x = x.reshape(n, c, h // r, r, w // r, r).permute(0, 1, 3, 5, 2, 4)
+    return x.reshape(n, c * r * r, h // r, w // r)
+
+
+def depth_to_space(x, r):
+    """(n c·r·r h w) → (n c h·r w·r), inverse of space_to_depth."""
+    n, crr, h, w = x.shape
+    c = crr // (r * r)
+    x = x.reshape(n, c, r, r, h, w).permute(0, 1, 4, 2, 5, 3)
+    return x.reshape(n, c, h * r, w * r)
+
+
+class Downsample(nn.Module):
+    def __init__(self, ch_in, ch_out):
+        super().__init__()
+        self.conv = nn.Conv2d(ch_in, ch_out, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class Upsample(nn.Module):
+    def __init__(self, ch_in, ch_out):
+        super().__init__()
+        self.conv = nn.Conv2d(ch_in, ch_out, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class SpaceTimeUNet(nn.Module):
+    """Pseudo-3D UNet.
+
+    Args:
+        channels: width per level (level 0 at the unshuffled grid, each next level half the size).
+        attn_levels: levels with spatial (+ temporal) attention; grids there must be ≤ 32×32.
+        temporal: build temporal layers (dirac conv, zero-init attention); False for per-frame models (SR_h).
+        temporal_attn_levels: levels with temporal attention but no spatial attention (crop-safe SR models).
+        embed_dim: CLIP image embedding size, or None for no image conditioning.
+        use_fps / use_frame_skip: add fps / frame-skip embeddings to the timestep embedding.
+        cond_channels: pixel-level channels concatenated to the sample (masked frames+mask 4, low_res 3).
+        low_res_factor: if set, `cond` is a low-resolution clip that is upsampled (bilinear) by this factor.
+    """
+
+    def __init__(self, channels=(32, 64, 96), attn_levels=(1, 2), temporal=True, temporal_attn_levels=(),
+                 embed_dim=None, use_fps=False, use_frame_skip=False, cond_channels=0, low_res_factor=None,
+                 unshuffle=1, in_channels=3, heads=4):
+        super().__init__()
+        self.unshuffle = unshuffle
+        self.in_channels = in_channels
+        self.cond_channels = cond_channels
+        self.low_res_factor = low_res_factor
+        self.has_temporal = temporal
+        c0 = channels[0]
+        emb = c0 * 4
+        self.emb_dim = emb
+        self.time_mlp = nn.Sequential(nn.Linear(c0, emb), nn.SiLU(), nn.Linear(emb, emb))
+        self.fps_mlp = nn.Sequential(nn.Linear(c0, emb), nn.SiLU(), nn.Linear(emb, emb)) if use_fps else None
+        self.skip_mlp = nn.Sequential(nn.Linear(c0, emb), nn.SiLU(), nn.Linear(emb, emb)) if use_frame_skip else None
+        self.image_proj = nn.Sequential(nn.Linear(embed_dim, emb), nn.SiLU(), nn.Linear(emb, emb)) \
+            if exists(embed_dim) else None
+        r2 = unshuffle * unshuffle
+        self.conv_in = nn.Conv2d((in_channels + cond_channels) * r2, c0, 3, padding=1)
+
+        def attn(ch, level):
+            if level in attn_levels:
+                return PseudoAttention(ch, heads, temporal)
+            if temporal and level in temporal_attn_levels:
+                return TemporalAttention(ch, heads)
+            return None
+
+        self.down, self.up = nn.ModuleList(), nn.ModuleList()
+        ch = c0
+        skips = []
+        for lvl, cout in enumerate(channels):
+            block = nn.ModuleDict({"res": ResBlock(ch, cout, emb, temporal)})
+            a = attn(cout, lvl)
+            if a is not None:
+                block["attn"] = a
+            if lvl < len(channels) - 1:
+                block["down"] = Downsample(cout, cout)
+            self.down.append(block)
+            skips.append(cout)
+            ch = cout
+        self.mid1 = ResBlock(ch, ch, emb, temporal)
+        self.mid_attn = attn(ch, len(channels) - 1)
+        self.mid2 = ResBlock(ch, ch, emb, temporal)
+        for lvl in reversed(range(len(channels))):
+            cout = channels[lvl]
+            block = nn.ModuleDict({"res": ResBlock(ch + skips[lvl], cout, emb, temporal)})
+            a = attn(cout, lvl)
+            if a is not None:
+                block["attn"] = a
+            if lvl > 0:
+                block["up"] = Upsample(cout, channels[lvl - 1])
+                ch = channels[lvl - 1]
+            else:
+                ch = cout
+            self.up.append(block)
+        self.norm_out = nn.GroupNorm(groups_for(ch), ch)
+        self.conv_out = nn.Conv2d(ch, in_channels * r2, 3, padding=1)
+
+    @staticmethod
+    def _layer(mod, x, frames):
+        if isinstance(mod, (PseudoAttention,)):
+            return mod(x, frames)
+        if isinstance(mod, TemporalAttention):
+            return mod(x, frames) if exists(frames) else x
+        return mod(x)
+
+    def forward(self, sample, timestep, image_embed=None, fps=None, frame_skip=None, cond=None, enable_time=True):
+        is_video = sample.ndim == 5
+        if is_video:
+            b, c, f, h, w = sample.shape
+            x = sample.permute(0, 2, 1, 3, 4).reshape(-1, c, h, w)  # (b f) c h w
+            if exists(cond):
+                cc = cond.shape[1]
+                cond = cond.permute(0, 2, 1, 3, 4).reshape(-1, cc, cond.shape[3], cond.shape[4])
+        else:
+            b, c, h, w = sample.shape
+            f = 1
+            x = sample
+        frames = f if (is_video and enable_time and self.has_temporal) else None
+
+        # conditioning embedding, one per clip, repeated for every frame
+        c0 = self.time_mlp[0].in_features
+        e = self.time_mlp(sinusoidal(timestep.float(), c0))
+        if exists(self.fps_mlp):
+            e = e + self.fps_mlp(sinusoidal(fps.float() * 10.0, c0))
+        if exists(self.skip_mlp):
+            e = e + self.skip_mlp(sinusoidal(frame_skip.float() * 10.0, c0))
+        if exists(self.image_proj):
+            e = e + self.image_proj(image_embed)
+        if is_video:
+            e = e.unsqueeze(1).expand(-1, f, -1).reshape(-1, e.shape[-1])
+
+        if self.cond_channels:
+            if exists(self.low_res_factor):
+                cond = F.interpolate(cond, scale_factor=float(self.low_res_factor), mode="bilinear",
+                                     align_corners=False)
+            x = torch.cat([x, cond], dim=1)
+        if self.unshuffle > 1:
+            x = space_to_depth(x, self.unshuffle)
+        x = self.conv_in(x)
+        hs = []
+        for block in self.down:
+            x = block["res"](x, e, frames)
+            if "attn" in block:
+                x = self._layer(block["attn"], x, frames)
+            hs.append(x)
+            if "down" in block:
+                x = block["down"](x)
+        x = self.mid1(x, e, frames)
+        if exists(self.mid_attn):
+            x = self._layer(self.mid_attn, x, frames)
+        x = self.mid2(x, e, frames)
+        for block in self.up:
+            x = block["res"](torch.cat([x, hs.pop()], dim=1), e, frames)
+            if "attn" in block:
+                x = self._layer(block["attn"], x, frames)
+            if "up" in block:
+                x = block["up"](x)
+        x = self.conv_out(F.silu(self.norm_out(x)))
+        if self.unshuffle > 1:
+            x = depth_to_space(x, self.unshuffle)
+        if is_video:
+            x = x.reshape(b, f, c, h, w).permute(0, 2, 1, 3, 4)
+        return x
+
+    def temporal_parameters(self):
+        """Parameters of the temporal layers (dirac convs, temporal attention), new when D becomes D^t."""
+        from .layers import TemporalConv
+        return [p for m in self.modules() if isinstance(m, (TemporalConv, TemporalAttention)) for p in m.parameters()]
+
+
+# ---- model configurations -------------------------------------------------------------------------------------
+
+def decoder_config(embed_dim, tiny=False):
+    ch = (8, 16) if tiny else (48, 96, 128)
+    return dict(channels=ch, attn_levels=(1,) if tiny else (1, 2), temporal=True, embed_dim=embed_dim,
+                use_fps=True, unshuffle=2, heads=2 if tiny else 4)
+
+
+def interpolator_config(embed_dim, tiny=False):
+    return dict(decoder_config(embed_dim, tiny), use_frame_skip=True, cond_channels=4)
+
+
+def sr_low_config(tiny=False):
+    ch = (8, 16) if tiny else (32, 64, 64)
+    return dict(channels=ch, attn_levels=(), temporal=True, temporal_attn_levels=(len(ch) - 1,),
+                cond_channels=3, low_res_factor=4, unshuffle=4, heads=2 if tiny else 4)
+
+
+def sr_high_config(tiny=False):
+    ch = (4, 8) if tiny else (16, 32, 64)
+    return dict(channels=ch, attn_levels=(), temporal=False, cond_channels=3, low_res_factor=3, unshuffle=3,
+                heads=2)
