@@ -34,6 +34,11 @@ final class LocalStack implements AutoCloseable {
         this.say = say;
     }
 
+    /** Whether this stack started any process (not so with external Kafka and S3 and --no-services). */
+    boolean ownsProcesses() {
+        return broker != null || s3 != null || services != null;
+    }
+
     synchronized boolean isClosed() {
         return stopped;
     }
@@ -59,6 +64,11 @@ final class LocalStack implements AutoCloseable {
     }
 
     private void startAll() {
+        boolean owns = options.externalKafka() == null || options.externalS3() == null || options.services();
+        if (owns && running(layout) != null) {
+            throw new StackException("a stack is already running (" + layout.stackFile() + "); use it with ./mav submit,"
+                    + " or stop it with ./mav down");
+        }
         try {
             Files.createDirectories(layout.logs());
         } catch (IOException e) {
@@ -105,7 +115,11 @@ final class LocalStack implements AutoCloseable {
         }
     }
 
+    /** Records what this stack started, for later commands; a stack that started nothing leaves the file alone. */
     private void writeStackFile() {
+        if (broker == null && s3 == null && services == null) {
+            return;
+        }
         Properties p = new Properties();
         p.setProperty("kafka", endpoints.kafka());
         p.setProperty("s3", endpoints.s3());
@@ -254,10 +268,12 @@ final class LocalStack implements AutoCloseable {
         if (services != null || s3 != null || broker != null) {
             say.accept(String.format("stack stopped in %.1f s", (System.nanoTime() - t0) / 1e9));
         }
-        try {
-            Files.deleteIfExists(layout.stackFile());
-        } catch (IOException e) {
-            // harmless
+        if (services != null || s3 != null || broker != null) {
+            try {
+                Files.deleteIfExists(layout.stackFile());
+            } catch (IOException e) {
+                // harmless
+            }
         }
     }
 }

@@ -67,7 +67,10 @@ public final class Mav {
             System.err.println("mav: " + e.getMessage());
             System.err.println("run ./mav help for the commands and options");
             rc = 2;
-        } catch (StackException | InvalidEventException e) {
+        } catch (InvalidEventException e) {
+            System.err.println("mav: " + e.getMessage());
+            rc = 2;
+        } catch (StackException e) {
             System.err.println("mav: " + e.getMessage());
             rc = 3;
         }
@@ -132,7 +135,9 @@ public final class Mav {
             return runJob(a, request, endpoints, outDir, stack);
         } finally {
             if (stack != null && !stack.isClosed()) {
-                say("stopping the stack");
+                if (stack.ownsProcesses()) {
+                    say("stopping the stack");
+                }
                 stack.close();
             }
         }
@@ -170,7 +175,9 @@ public final class Mav {
             say("wrote " + f);
         }
         if (stack != null) {
-            say("stopping the stack");
+            if (stack.ownsProcesses()) {
+                say("stopping the stack");
+            }
             stack.close();
         }
         out.println(files.get(0));
