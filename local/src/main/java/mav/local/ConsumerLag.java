@@ -15,12 +15,27 @@ final class ConsumerLag implements AutoCloseable {
     private final String prefix;
 
     ConsumerLag(String bootstrap, String prefix) {
-        this.admin = KafkaBroker.admin(bootstrap);
+        // an AdminClient retries an unreachable broker for its whole timeout: ask only one that answers
+        this.admin = reachable(bootstrap) ? KafkaBroker.admin(bootstrap) : null;
         this.prefix = prefix;
+    }
+
+    private static boolean reachable(String bootstrap) {
+        for (String hp : bootstrap.split(",")) {
+            int colon = hp.lastIndexOf(':');
+            if (colon > 0 && ChildProcess.portOpen(hp.substring(0, colon).trim(),
+                    Integer.parseInt(hp.substring(colon + 1).trim()))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The lag of {@code stage}'s group on its input topic, or -1 when Kafka does not answer. */
     long lag(Stage stage) {
+        if (admin == null) {
+            return -1;
+        }
         try {
             String topic = prefix + stage.inTopic;
             var desc = admin.describeTopics(java.util.List.of(topic)).allTopicNames().get(10, TimeUnit.SECONDS).get(topic);
@@ -46,6 +61,8 @@ final class ConsumerLag implements AutoCloseable {
 
     @Override
     public void close() {
-        admin.close(java.time.Duration.ofSeconds(2));
+        if (admin != null) {
+            admin.close(java.time.Duration.ofSeconds(2));
+        }
     }
 }
