@@ -1,6 +1,5 @@
 package mav.local;
 
-import java.io.PrintStream;
 import java.time.Duration;
 import mav.common.event.StageEvent;
 import mav.common.event.StatusEvent;
@@ -14,7 +13,7 @@ final class JobWaiter {
         }
     }
 
-    static Outcome await(StatusWatcher watcher, String jobId, ProgressView view, Duration timeout, PrintStream out) {
+    static Outcome await(StatusWatcher watcher, String jobId, ProgressView view, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         Outcome[] result = new Outcome[1];
         StatusWatcher.Listener l = new StatusWatcher.Listener() {

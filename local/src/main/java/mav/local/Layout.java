@@ -24,8 +24,8 @@ record Layout(Path root, Path stateDir, String childClasspath) {
             throw new IllegalStateException(e);
         }
         String libProp = System.getProperty("mav.local.lib");
-        Path lib = libProp != null ? Path.of(libProp)
-                : Files.isDirectory(self) ? self.getParent().resolve("lib") : self.getParent().resolve("lib");
+        // target/mav-local.jar or target/classes: either way target/lib beside it
+        Path lib = libProp != null ? Path.of(libProp) : self.getParent().resolve("lib");
         if (!Files.isDirectory(lib)) {
             throw new StackException("no dependency dir " + lib + ": build the local module first"
                     + " (mvn -DskipTests package)");

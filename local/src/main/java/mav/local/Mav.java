@@ -155,7 +155,7 @@ public final class Mav {
             }
             ProgressView view = new ProgressView(out, tty, request.jobId());
             JobWaiter.Outcome o = JobWaiter.await(watcher, request.jobId(), view,
-                    Duration.ofSeconds(a.intValue("timeout", 3600)), out);
+                    Duration.ofSeconds(a.intValue("timeout", 3600)));
             if (!o.ok()) {
                 err.println("mav: job " + request.jobId() + " failed"
                         + (o.failedStage() != null ? " in stage " + o.failedStage() : "") + ": " + o.reason());
