@@ -197,9 +197,10 @@ class SpaceTimeUNet(nn.Module):
 # ---- model configurations -------------------------------------------------------------------------------------
 
 def decoder_config(embed_dim, tiny=False):
-    ch = (8, 16) if tiny else (48, 96, 128)
+    # 64 px → 16² grid (space-to-depth 4): on CPU this trains ~4× faster than a 32² grid for the same width
+    ch = (8, 16) if tiny else (64, 128, 128)
     return dict(channels=ch, attn_levels=(1,) if tiny else (1, 2), temporal=True, embed_dim=embed_dim,
-                use_fps=True, unshuffle=2, heads=2 if tiny else 4)
+                use_fps=True, unshuffle=2 if tiny else 4, heads=2 if tiny else 4)
 
 
 def interpolator_config(embed_dim, tiny=False):

@@ -160,12 +160,14 @@ def shape_sdf(shape, px, py, r, direction=None):
     raise ValueError(f"unknown shape '{shape}'")
 
 
-def render(scene, size, center=None):
-    """Render a scene to float32 [3, size, size] in [-1, 1], anti-aliased (one-pixel coverage ramp)."""
+def render(scene, size, center=None, window=None):
+    """Render a scene to float32 [3, size, size] in [-1, 1], anti-aliased (one-pixel coverage ramp).
+
+    window=(x0, y0, w, h) renders only that crop of the size×size frame (SR training on random crops)."""
     cx, cy = scene["center"] if center is None else center
-    coords = (np.arange(size, dtype=np.float64) + 0.5) / size
-    px = coords[None, :] - cx
-    py = coords[:, None] - cy
+    x0, y0, ww, hh = window if window is not None else (0, 0, size, size)
+    px = (np.arange(x0, x0 + ww, dtype=np.float64) + 0.5)[None, :] / size - cx
+    py = (np.arange(y0, y0 + hh, dtype=np.float64) + 0.5)[:, None] / size - cy
     d = shape_sdf(scene["shape"], px, py, scene["radius"], scene["direction"])
     cover = np.clip(0.5 - d * size, 0.0, 1.0)
     fg = np.array(COLOURS[scene["colour"]], dtype=np.float64)[:, None, None] / 127.5 - 1
@@ -198,12 +200,29 @@ def centre_at(motion, time_s):
     return (motion["start"][0] + motion["velocity"][0] * time_s, motion["start"][1] + motion["velocity"][1] * time_s)
 
 
-def render_video(scene, motion, frames, fps, size):
-    """float32 [3, frames, size, size]: frame i shows the object at time i / fps."""
-    out = np.empty((3, frames, size, size), dtype=np.float32)
+def render_video(scene, motion, frames, fps, size, window=None):
+    """float32 [3, frames, size, size] (or the window's h, w): frame i shows the object at time i / fps."""
+    h, w = (size, size) if window is None else (window[3], window[2])
+    out = np.empty((3, frames, h, w), dtype=np.float32)
     for i in range(frames):
-        out[:, i] = render(scene, size, centre_at(motion, i / float(fps)))
+        out[:, i] = render(scene, size, centre_at(motion, i / float(fps)), window)
     return out
+
+
+def caption_attributes(text):
+    """What a caption says: {colour, shape, background, direction} (absent keys are unconstrained)."""
+    words = set(text.lower().replace(",", " ").split())
+    out = {}
+    for key, vocab in (("colour", COLOURS), ("shape", SHAPES), ("background", BACKGROUNDS),
+                       ("direction", DIRECTION_VECTORS)):
+        hit = [w for w in vocab if w in words]
+        if hit:
+            out[key] = hit[0]
+    return out
+
+
+def consistent(attrs, scene):
+    return all(scene[k] == v for k, v in attrs.items())
 
 
 class World:

@@ -1,0 +1,493 @@
+"""Training by the Make-A-Video recipe on the synthetic world, on CPU, in resumable stages.
+
+  python3 -m mav_training.train --stage all            # everything, in order, then export to ../models
+  python3 -m mav_training.train --stage decoder --minutes 20 --resume
+
+Stages (each saves checkpoints/<stage>.pt with raw and EMA weights, optimiser state and loss history):
+  tokenizer      BPE on the captions (held-out colour-shape pairs never appear)
+  clip           text + image encoders, contrastive, on image-caption pairs
+  prior          diffusion prior (x0 prediction), text → CLIP image embedding, condition dropout 10%
+  decoder        D: 64×64 images conditioned on the CLIP image embedding (eps, cosine), dropout 10%
+  decoder_video  D^t: temporal layers active; unlabelled 16-frame clips conditioned on the first frame's
+                 embedding and on fps (fps distribution moves from high to low during training)
+  interpolator   ↑F: fine-tuned from D^t with masked frames + mask channels (zero-initialised) and frame skip
+  sr_low         SR^t_l: 64 → 256 spatiotemporal, random 64×64 crops of 256-px clips
+  sr_high        SR_h: 256 → 768 per frame, random 96×96 crops
+Each stage runs for --minutes (or --steps) with torch.set_num_threads(1) and exports its model to --out.
+"""
+import argparse
+import copy
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import tokenizer as tk
+from . import world as W
+from .clip import CLIP
+from .prior import DiffusionPrior
+from .schedulers import alphas_cumprod
+from .unet import SpaceTimeUNet, decoder_config, interpolator_config, sr_high_config, sr_low_config
+
+E = 64
+SEED = 0
+STAGES = ["tokenizer", "clip", "prior", "decoder", "decoder_video", "interpolator", "sr_low", "sr_high"]
+DEFAULT_MINUTES = {"clip": 5, "prior": 4, "decoder": 24, "decoder_video": 15, "interpolator": 9, "sr_low": 8,
+                   "sr_high": 7}
+BATCH = {"clip": 128, "prior": 128, "decoder": 32, "decoder_video": 3, "interpolator": 3, "sr_low": 4,
+         "sr_high": 8}
+LR = {"clip": 1e-3, "prior": 5e-4, "decoder": 4e-4, "decoder_video": 2e-4, "interpolator": 2e-4, "sr_low": 4e-4,
+      "sr_high": 4e-4}
+AC = torch.tensor(alphas_cumprod("squaredcos_cap_v2"), dtype=torch.float32)
+
+
+def ckpt_path(root, stage):
+    return os.path.join(root, f"{stage}.pt")
+
+
+class EMA:
+    """Exponential moving average of weights, decay 0.999 with warm-up min(0.999, (1+n)/(10+n))."""
+
+    def __init__(self, model, decay=0.999):
+        self.model = copy.deepcopy(model).eval()
+        self.decay = decay
+        self.n = 0
+
+    @torch.no_grad()
+    def update(self, model):
+        d = min(self.decay, (1 + self.n) / (10 + self.n))
+        self.n += 1
+        for e, p in zip(self.model.parameters(), model.parameters()):
+            e.mul_(d).add_(p.detach(), alpha=1 - d)
+        for e, b in zip(self.model.buffers(), model.buffers()):
+            e.copy_(b)
+
+
+def noisy(x0, gen):
+    """(x_t, t, eps) with t uniform in 0..999 under the cosine schedule."""
+    t = torch.randint(0, 1000, (x0.shape[0],), generator=gen)
+    eps = torch.randn(x0.shape, generator=gen)
+    a = AC[t].view(-1, *([1] * (x0.ndim - 1)))
+    return a.sqrt() * x0 + (1 - a).sqrt() * eps, t, eps
+
+
+# ---- data -----------------------------------------------------------------------------------------------------
+
+def image_batch(world, start, n, size=64):
+    imgs, caps, scenes = [], [], []
+    for i in range(start, start + n):
+        img, cap, sc = world.image_pair(i, size)
+        imgs.append(img)
+        caps.append(cap)
+        scenes.append(sc)
+    return torch.from_numpy(np.stack(imgs)), caps, scenes
+
+
+def fps_for(progress, rng):
+    """Training fps: early mostly high fps (little motion), later mostly low fps (much motion)."""
+    lo, hi = W.FPS_RANGE
+    u = rng.uniform() ** (3.0 * (1 - progress) + 0.5)
+    return float(round(hi - (hi - lo) * u))
+
+
+# ---- stages ---------------------------------------------------------------------------------------------------
+
+class Stage:
+    """A resumable training loop: build(), step(index) → loss, save/load, export."""
+    name = None
+
+    def __init__(self, args):
+        self.args = args
+        self.root = args.checkpoints
+        self.world = W.World(SEED)
+        self.gen = torch.Generator().manual_seed(SEED + STAGES.index(self.name))
+        self.step_n = 0
+        self.elapsed = 0.0
+        self.losses = []
+
+    def params(self):
+        return self.model.parameters()
+
+    def save(self):
+        state = {"model": self.model.state_dict(), "ema": self.ema.model.state_dict(), "ema_n": self.ema.n,
+                 "opt": self.opt.state_dict(), "step": self.step_n, "elapsed": self.elapsed, "losses": self.losses,
+                 "gen": self.gen.get_state(), "batch": BATCH[self.name], "lr": LR[self.name]}
+        tmp = ckpt_path(self.root, self.name) + ".tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, ckpt_path(self.root, self.name))
+
+    def load(self):
+        s = torch.load(ckpt_path(self.root, self.name))
+        self.model.load_state_dict(s["model"])
+        self.ema.model.load_state_dict(s["ema"])
+        self.ema.n = s["ema_n"]
+        self.opt.load_state_dict(s["opt"])
+        self.step_n, self.elapsed, self.losses = s["step"], s["elapsed"], s["losses"]
+        self.gen.set_state(s["gen"])
+
+    def run(self):
+        os.makedirs(self.root, exist_ok=True)
+        self.build()
+        self.ema = EMA(self.model)
+        self.opt = torch.optim.AdamW(self.params(), lr=LR[self.name], weight_decay=0.0)
+        if self.args.resume and os.path.exists(ckpt_path(self.root, self.name)):
+            self.load()
+            print(f"[{self.name}] resumed at step {self.step_n} ({self.elapsed / 60:.1f} min)", flush=True)
+        budget = self.args.minutes * 60 if self.args.minutes else None
+        t_start, last_save, window = time.time(), time.time(), []
+        base = self.elapsed
+        while True:
+            run_time = time.time() - t_start
+            if budget is not None and run_time >= budget:
+                break
+            if self.args.steps and self.step_n >= self.args.steps:
+                break
+            self.progress = min(1.0, run_time / budget) if budget else 0.5
+            self.model.train()
+            loss = self.loss()
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.opt.step()
+            self.ema.update(self.model)
+            self.step_n += 1
+            window.append(loss.item())
+            self.elapsed = base + time.time() - t_start
+            if self.step_n % 25 == 0:
+                self.losses.append((self.step_n, float(np.mean(window))))
+                print(f"[{self.name}] step {self.step_n} loss {np.mean(window):.4f} "
+                      f"{self.elapsed / 60:.1f} min", flush=True)
+                window = []
+            if time.time() - last_save > 120:
+                self.save()
+                last_save = time.time()
+        self.save()
+        print(f"[{self.name}] done: {self.step_n} steps, {self.elapsed / 60:.1f} min", flush=True)
+
+
+def load_tokenizer(root):
+    return tk.Tokenizer.load(os.path.join(root, "tokenizer", "tokenizer.json"))
+
+
+def load_ema(root, stage, model):
+    s = torch.load(ckpt_path(root, stage))
+    model.load_state_dict(s["ema"])
+    return model.eval()
+
+
+def load_clip(root):
+    tok = load_tokenizer(root)
+    return load_ema(root, "clip", CLIP(len(tok), E)), tok
+
+
+class ClipStage(Stage):
+    name = "clip"
+
+    def build(self):
+        self.tok = load_tokenizer(self.root)
+        self.model = CLIP(len(self.tok), E)
+
+    def loss(self):
+        n = BATCH["clip"]
+        imgs, caps, scenes = image_batch(self.world, self.step_n * n, n)
+        ids = torch.tensor([self.tok.encode(c) for c in caps])
+        attrs = [W.caption_attributes(c) for c in caps]
+        # same[i, j]: caption j is true of image i (many captions fit many images in this world)
+        same = torch.tensor([[W.consistent(attrs[j], scenes[i]) for j in range(n)] for i in range(n)])
+        return self.model.loss(imgs, ids, same)
+
+
+class PriorStage(Stage):
+    name = "prior"
+
+    def build(self):
+        self.clip, self.tok = load_clip(self.root)
+        self.model = DiffusionPrior(E)
+
+    def loss(self):
+        n = BATCH["prior"]
+        imgs, caps, _ = image_batch(self.world, 10_000_000 + self.step_n * n, n)
+        ids = torch.tensor([self.tok.encode(c) for c in caps])
+        with torch.no_grad():
+            target = self.clip.image(imgs)
+            te, tt = self.clip.text(ids)
+        drop = (torch.rand(n, generator=self.gen) < 0.1).float()
+        te = te * (1 - drop)[:, None]
+        tt = tt * (1 - drop)[:, None, None]
+        x_t, t, _ = noisy(target, self.gen)
+        pred = self.model(x_t, t, te, tt)
+        return F.mse_loss(pred, target) * E
+
+
+def make_decoder():
+    return SpaceTimeUNet(**decoder_config(E))
+
+
+class DecoderStage(Stage):
+    """D: text-free image decoder from the CLIP image embedding (temporal layers exist but are skipped)."""
+    name = "decoder"
+
+    def build(self):
+        self.clip, _ = load_clip(self.root)
+        self.model = make_decoder()
+
+    def loss(self):
+        n = BATCH[self.name]
+        imgs, _, _ = image_batch(self.world, 20_000_000 + self.step_n * n, n)
+        with torch.no_grad():
+            emb = self.clip.image(imgs)
+        emb = emb * (torch.rand(n, generator=self.gen) >= 0.1).float()[:, None]
+        x_t, t, eps = noisy(imgs, self.gen)
+        fps = torch.full((n,), 8.0)
+        return F.mse_loss(self.model(x_t, t, image_embed=emb, fps=fps), eps)
+
+
+class DecoderVideoStage(Stage):
+    """D^t: the image decoder with its temporal layers switched on, on unlabelled clips."""
+    name = "decoder_video"
+    frames = 16
+
+    def build(self):
+        self.clip, _ = load_clip(self.root)
+        self.model = make_decoder()
+        if not (self.args.resume and os.path.exists(ckpt_path(self.root, self.name))):
+            load_ema(self.root, "decoder", self.model).train()
+        self.rng = np.random.default_rng(SEED + 5)
+
+    def clips(self, n, frames, fps_list, offset):
+        vids, firsts = [], []
+        for k in range(n):
+            v, _, _, _ = self.world.video(offset + self.step_n * n + k, frames, fps_list[k], 64)
+            vids.append(v)
+        v = torch.from_numpy(np.stack(vids))
+        return v
+
+    def loss(self):
+        n = BATCH[self.name]
+        fps = [fps_for(self.progress, self.rng) for _ in range(n)]
+        v = self.clips(n, self.frames, fps, 30_000_000)
+        with torch.no_grad():
+            emb = self.clip.image(v[:, :, 0])
+        emb = emb * (torch.rand(n, generator=self.gen) >= 0.1).float()[:, None]
+        x_t, t, eps = noisy(v, self.gen)
+        return F.mse_loss(self.model(x_t, t, image_embed=emb, fps=torch.tensor(fps)), eps)
+
+
+def make_interpolator():
+    return SpaceTimeUNet(**interpolator_config(E))
+
+
+def interpolator_from_decoder(dec):
+    """↑F starts as D^t: every weight copied; the conv_in weights of the new masked-frame and mask channels start at
+    zero so the fine-tuning starts from the decoder's behaviour."""
+    m = make_interpolator()
+    sd = dec.state_dict()
+    own = m.state_dict()
+    for k, v in sd.items():
+        if k == "conv_in.weight":
+            w = torch.zeros_like(own[k])
+            w[:, : v.shape[1]] = v  # space_to_depth keeps channel-major order: sample channels come first
+            own[k] = w
+        elif k in own and own[k].shape == v.shape:
+            own[k] = v
+    m.load_state_dict(own)
+    return m
+
+
+class InterpolatorStage(DecoderVideoStage):
+    name = "interpolator"
+    keyframes = 4
+
+    def build(self):
+        self.clip, _ = load_clip(self.root)
+        if self.args.resume and os.path.exists(ckpt_path(self.root, self.name)):
+            self.model = make_interpolator()
+        else:
+            self.model = interpolator_from_decoder(load_ema(self.root, "decoder_video", make_decoder())).train()
+        self.rng = np.random.default_rng(SEED + 6)
+
+    def loss(self):
+        n = BATCH[self.name]
+        skip = int(self.rng.integers(2, 6))
+        frames = (self.keyframes - 1) * skip + 1
+        key_fps = [float(self.rng.integers(2, 9)) for _ in range(n)]
+        fps = [k * skip for k in key_fps]  # fps of the interpolated clip, as the Java stage passes it
+        v = self.clips(n, frames, fps, 40_000_000)
+        mask = torch.zeros(n, 1, frames, 64, 64)
+        mask[:, :, ::skip] = 1
+        with torch.no_grad():
+            emb = self.clip.image(v[:, :, 0])
+        x_t, t, eps = noisy(v, self.gen)
+        pred = self.model(x_t, t, image_embed=emb, fps=torch.tensor(fps), frame_skip=torch.full((n,), float(skip)),
+                          cond=torch.cat([v * mask, mask], dim=1))
+        return F.mse_loss(pred, eps)
+
+
+class SrLowStage(Stage):
+    """SR^t_l: 256-px clips from 64-px clips of the same scene (both rendered), on 64×64 crops of the 256 frames."""
+    name = "sr_low"
+    frames = 6
+    crop = 64
+
+    def build(self):
+        self.model = SpaceTimeUNet(**sr_low_config())
+        self.rng = np.random.default_rng(SEED + 7)
+
+    def loss(self):
+        n, f, c = BATCH[self.name], self.frames, self.crop
+        hi, lo = [], []
+        for k in range(n):
+            rng = self.world.rng(50_000_000 + self.step_n * n + k, 2)
+            scene = W.sample_scene(rng, True)
+            fps = fps_for(self.rng.uniform(), self.rng)
+            motion = W.sample_motion(scene, rng, f, fps)
+            # a crop that usually contains part of the object
+            cx, cy = W.centre_at(motion, 0.0)
+            x0 = int(np.clip(cx * 256 - c / 2 + self.rng.integers(-24, 25), 0, 256 - c)) // 4 * 4
+            y0 = int(np.clip(cy * 256 - c / 2 + self.rng.integers(-24, 25), 0, 256 - c)) // 4 * 4
+            hi.append(W.render_video(scene, motion, f, fps, 256, (x0, y0, c, c)))
+            lo.append(W.render_video(scene, motion, f, fps, 64, (x0 // 4, y0 // 4, c // 4, c // 4)))
+        hi, lo = torch.from_numpy(np.stack(hi)), torch.from_numpy(np.stack(lo))
+        lo = lo + torch.randn(lo.shape, generator=self.gen) * 0.05 * torch.rand(n, 1, 1, 1, 1, generator=self.gen)
+        x_t, t, eps = noisy(hi, self.gen)
+        return F.mse_loss(self.model(x_t, t, cond=lo), eps)
+
+
+class SrHighStage(Stage):
+    """SR_h: per frame 256 → 768, on 96×96 crops of 768-px renders (low_res crops 32×32 of 256-px renders)."""
+    name = "sr_high"
+    crop = 96
+
+    def build(self):
+        self.model = SpaceTimeUNet(**sr_high_config())
+        self.rng = np.random.default_rng(SEED + 8)
+
+    def loss(self):
+        n, c = BATCH[self.name], self.crop
+        hi, lo = [], []
+        for k in range(n):
+            rng = self.world.rng(60_000_000 + self.step_n * n + k, 1)
+            scene = W.sample_scene(rng, True)
+            cx, cy = scene["center"]
+            x0 = int(np.clip(cx * 768 - c / 2 + self.rng.integers(-80, 81), 0, 768 - c)) // 3 * 3
+            y0 = int(np.clip(cy * 768 - c / 2 + self.rng.integers(-80, 81), 0, 768 - c)) // 3 * 3
+            hi.append(W.render(scene, 768, window=(x0, y0, c, c)))
+            lo.append(W.render(scene, 256, window=(x0 // 3, y0 // 3, c // 3, c // 3)))
+        hi, lo = torch.from_numpy(np.stack(hi)), torch.from_numpy(np.stack(lo))
+        lo = lo + torch.randn(lo.shape, generator=self.gen) * 0.05 * torch.rand(n, 1, 1, 1, generator=self.gen)
+        x_t, t, eps = noisy(hi, self.gen)
+        return F.mse_loss(self.model(x_t, t, cond=lo), eps)
+
+
+STAGE_CLASSES = {c.name: c for c in (ClipStage, PriorStage, DecoderStage, DecoderVideoStage, InterpolatorStage,
+                                     SrLowStage, SrHighStage)}
+EXPORTS = {"clip": ["text_encoder"], "prior": ["prior"], "decoder": ["decoder"], "decoder_video": ["decoder"],
+           "interpolator": ["interpolator"], "sr_low": ["sr_low"], "sr_high": ["sr_high"]}
+
+
+# ---- export glue ----------------------------------------------------------------------------------------------
+
+def _info(root, stage):
+    p = ckpt_path(root, stage)
+    if not os.path.exists(p):
+        return None
+    s = torch.load(p)
+    return {"steps": s["step"], "minutes": round(s["elapsed"] / 60, 1), "batch": s.get("batch"), "lr": s.get("lr"),
+            "final_loss": s["losses"][-1][1] if s["losses"] else None}
+
+
+DATA = {
+    "text_encoder": "synthetic image-caption pairs (64 px), contrastive; held-out pairs excluded",
+    "prior": "synthetic image-caption pairs → CLIP image embeddings of the frozen image encoder",
+    "decoder": "stage D: 64-px images conditioned on CLIP image embeddings; stage D^t: unlabelled 16-frame clips, "
+               "first-frame embedding, fps 4-30 moving from high to low",
+    "interpolator": "unlabelled clips, 4 keyframes, frame skip 2-5, fps = keyframe fps × skip; init from D^t",
+    "sr_low": "6-frame clips rendered at 64 and 256 px, random 64×64 crops of the 256 frames, low_res noise aug",
+    "sr_high": "single frames rendered at 256 and 768 px, random 96×96 crops, low_res noise aug",
+}
+STAGES_OF = {"text_encoder": ["clip"], "prior": ["prior"], "decoder": ["decoder", "decoder_video"],
+             "interpolator": ["interpolator"], "sr_low": ["sr_low"], "sr_high": ["sr_high"]}
+
+
+def load_for_export(root):
+    """Models (EMA weights) for export; untrained stages fall back to initial weights (marked in the manifest)."""
+    tok = load_tokenizer(root)
+    clip = CLIP(len(tok), E)
+    if os.path.exists(ckpt_path(root, "clip")):
+        load_ema(root, "clip", clip)
+    prior = DiffusionPrior(E)
+    if os.path.exists(ckpt_path(root, "prior")):
+        load_ema(root, "prior", prior)
+    dec = make_decoder()
+    for st in ("decoder_video", "decoder"):
+        if os.path.exists(ckpt_path(root, st)):
+            load_ema(root, st, dec)
+            break
+    interp = make_interpolator()
+    if os.path.exists(ckpt_path(root, "interpolator")):
+        load_ema(root, "interpolator", interp)
+    srl = SpaceTimeUNet(**sr_low_config())
+    if os.path.exists(ckpt_path(root, "sr_low")):
+        load_ema(root, "sr_low", srl)
+    srh = SpaceTimeUNet(**sr_high_config())
+    if os.path.exists(ckpt_path(root, "sr_high")):
+        load_ema(root, "sr_high", srh)
+    models = {"clip": clip, "prior": prior, "decoder": dec, "interpolator": interp, "sr_low": srl, "sr_high": srh}
+    training, metrics = {}, {}
+    for name, stages in STAGES_OF.items():
+        training[name] = {"data": DATA[name], "seed": SEED, "ema_decay": 0.999,
+                          "command": "cd training && python3 -m mav_training.train --stage all",
+                          "stages": {st: _info(root, st) for st in stages},
+                          "steps": sum((_info(root, st) or {"steps": 0})["steps"] for st in stages),
+                          "hardware": "CPU, 1 thread"}
+    mfile = os.path.join(root, "metrics.json")
+    if os.path.exists(mfile):
+        with open(mfile) as f:
+            metrics = json.load(f)
+    from .export import DEFAULT_SCHED
+    return models, E, os.path.join(root, "tokenizer", "tokenizer.json"), training, metrics, DEFAULT_SCHED, {}
+
+
+def export(args, names):
+    from .export import export_all
+    models, e, tok_path, training, metrics, sched, extra = load_for_export(args.checkpoints)
+    export_all(models, args.out, tok_path, e, "1", training, metrics, sched, extra, only=names,
+               fixtures_root=os.path.join(args.checkpoints, "parity"))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--stage", required=True, choices=STAGES + ["all", "export"])
+    p.add_argument("--minutes", type=float, default=None, help="time budget per stage (default per stage)")
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--checkpoints", default="checkpoints")
+    p.add_argument("--out", default="../models")
+    p.add_argument("--no-export", action="store_true")
+    p.add_argument("--threads", type=int, default=1)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(SEED)
+    stages = STAGES if a.stage == "all" else [a.stage]
+    if a.stage == "export":
+        export(a, None)
+        return
+    for st in stages:
+        if st == "tokenizer":
+            tk.build(os.path.join(a.checkpoints, "tokenizer"), SEED)
+            continue
+        args = copy.copy(a)
+        if args.minutes is None and args.steps is None:
+            args.minutes = DEFAULT_MINUTES[st]
+        STAGE_CLASSES[st](args).run()
+        if not a.no_export:
+            export(a, EXPORTS[st])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

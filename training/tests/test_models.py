@@ -1,0 +1,94 @@
+"""Shapes of every module in image and video mode, and the identity initialisations of the temporal layers."""
+import unittest
+
+import torch
+
+from mav_training.clip import CLIP
+from mav_training.layers import PseudoAttention, PseudoConv3d, TemporalAttention, TemporalConv
+from mav_training.prior import DiffusionPrior
+from mav_training.unet import (SpaceTimeUNet, decoder_config, depth_to_space, interpolator_config, space_to_depth,
+                               sr_high_config, sr_low_config)
+
+torch.set_num_threads(1)
+
+
+class TemporalIdentityTest(unittest.TestCase):
+    def test_fresh_temporal_conv_is_identity(self):
+        conv = TemporalConv(8)
+        x = torch.randn(2 * 5, 8, 4, 4)  # (b f) c h w
+        self.assertTrue(torch.allclose(conv(x, 5), x, atol=1e-6))
+
+    def test_pseudo_conv3d_video_equals_per_frame_conv_at_init(self):
+        m = PseudoConv3d(3, 8)
+        x = torch.randn(2 * 4, 3, 8, 8)
+        self.assertTrue(torch.allclose(m(x, 4), m(x, None), atol=1e-6))
+
+    def test_zero_init_temporal_attention_is_identity(self):
+        attn = TemporalAttention(16, heads=4)
+        x = torch.randn(2 * 6, 16, 4, 4)
+        self.assertTrue(torch.equal(attn(x, 6), x))
+
+    def test_unet_video_equals_image_model_at_init(self):
+        """A fresh D^t is the image model D applied per frame (dirac convs + zero temporal attention)."""
+        torch.manual_seed(0)
+        m = SpaceTimeUNet(**decoder_config(16, tiny=True)).eval()
+        x = torch.randn(1, 3, 3, 64, 64)
+        t, e, fps = torch.tensor([100]), torch.randn(1, 16), torch.tensor([8.0])
+        video = m(x, t, image_embed=e, fps=fps)
+        per_frame = torch.stack([m(x[:, :, i], t, image_embed=e, fps=fps) for i in range(3)], dim=2)
+        self.assertTrue(torch.allclose(video, per_frame, atol=1e-5))
+
+
+class ShapeTest(unittest.TestCase):
+    def test_space_to_depth_round_trip(self):
+        x = torch.randn(2, 3, 12, 12)
+        self.assertTrue(torch.equal(depth_to_space(space_to_depth(x, 3), 3), x))
+        self.assertTrue(torch.equal(space_to_depth(x, 3), torch.nn.functional.pixel_unshuffle(x, 3)))
+
+    def test_pseudo_attention_shapes(self):
+        m = PseudoAttention(16, heads=2)
+        x = torch.randn(2 * 3, 16, 8, 8)
+        self.assertEqual(m(x, 3).shape, x.shape)
+        self.assertEqual(m(x, None).shape, x.shape)
+
+    def test_decoder_image_and_video(self):
+        m = SpaceTimeUNet(**decoder_config(16, tiny=True))
+        e, t, fps = torch.randn(2, 16), torch.tensor([1, 999]), torch.tensor([4.0, 30.0])
+        self.assertEqual(m(torch.randn(2, 3, 64, 64), t, image_embed=e, fps=fps).shape, (2, 3, 64, 64))
+        self.assertEqual(m(torch.randn(2, 3, 5, 64, 64), t, image_embed=e, fps=fps).shape, (2, 3, 5, 64, 64))
+        self.assertEqual(m(torch.randn(2, 3, 5, 64, 64), t, image_embed=e, fps=fps, enable_time=False).shape,
+                         (2, 3, 5, 64, 64))
+
+    def test_interpolator(self):
+        m = SpaceTimeUNet(**interpolator_config(16, tiny=True))
+        x = torch.randn(1, 3, 6, 64, 64)
+        cond = torch.randn(1, 4, 6, 64, 64)
+        out = m(x, torch.tensor([3]), image_embed=torch.randn(1, 16), fps=torch.tensor([40.0]),
+                frame_skip=torch.tensor([5.0]), cond=cond)
+        self.assertEqual(out.shape, x.shape)
+
+    def test_super_resolution(self):
+        lo = SpaceTimeUNet(**sr_low_config(tiny=True))
+        self.assertEqual(lo(torch.randn(1, 3, 2, 64, 64), torch.tensor([5]), cond=torch.randn(1, 3, 2, 16, 16)).shape,
+                         (1, 3, 2, 64, 64))
+        hi = SpaceTimeUNet(**sr_high_config(tiny=True))
+        self.assertEqual(hi(torch.randn(2, 3, 48, 48), torch.tensor([5, 6]), cond=torch.randn(2, 3, 16, 16)).shape,
+                         (2, 3, 48, 48))
+        self.assertFalse(any("temporal" in n for n, _ in hi.named_parameters()))
+
+    def test_clip_and_prior(self):
+        clip = CLIP(50, 16)
+        ids = torch.tensor([[1, 10, 11, 2] + [0] * 28, [1, 12, 2] + [0] * 29])
+        emb, tokens = clip.text(ids)
+        self.assertEqual(emb.shape, (2, 16))
+        self.assertEqual(tokens.shape, (2, 32, 16))
+        self.assertTrue(torch.allclose(emb.norm(dim=-1), torch.ones(2), atol=1e-5))
+        self.assertEqual(tokens[0, 4:].abs().sum().item(), 0.0)
+        img = clip.image(torch.randn(2, 3, 64, 64))
+        self.assertEqual(img.shape, (2, 16))
+        prior = DiffusionPrior(16, width=32, layers=1, heads=2)
+        self.assertEqual(prior(torch.randn(2, 16), torch.tensor([5, 900]), emb, tokens).shape, (2, 16))
+
+
+if __name__ == "__main__":
+    unittest.main()
