@@ -58,7 +58,7 @@ record Layout(Path root, Path stateDir, String childClasspath) {
         if (!Files.isDirectory(dir)) {
             return false;
         }
-        try (var s = Files.walk(dir, 3)) {
+        try (var s = Files.walk(dir, 3, java.nio.file.FileVisitOption.FOLLOW_LINKS)) {
             return s.anyMatch(p -> p.getFileName().toString().equals("manifest.json"));
         } catch (java.io.IOException e) {
             return false;
