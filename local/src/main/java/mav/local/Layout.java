@@ -4,6 +4,7 @@ import java.io.File;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * Where things are: the repository root (service jars, models), the state dir (logs, broker and S3 data, the
@@ -45,13 +46,23 @@ record Layout(Path root, Path stateDir, String childClasspath) {
         return stateDir.resolve("stack.properties");
     }
 
-    /** {@code models/} when it holds a manifest, else the tiny random-weight models of {@code testing/models/}. */
+    /** The models every stage loads, as named in the model repository. */
+    static final List<String> MODELS = List.of("text_encoder", "prior", "decoder", "interpolator", "sr_low", "sr_high");
+
+    /**
+     * {@code models/} when it holds a version with a manifest of every model (a training run that is still going
+     * leaves it partial), else the tiny random-weight models of {@code testing/models/}.
+     */
     Path defaultModels() {
         Path trained = root.resolve("models");
-        if (hasManifest(trained)) {
+        if (isComplete(trained)) {
             return trained;
         }
         return root.resolve("testing/models");
+    }
+
+    static boolean isComplete(Path dir) {
+        return MODELS.stream().allMatch(m -> hasManifest(dir.resolve(m)));
     }
 
     static boolean hasManifest(Path dir) {

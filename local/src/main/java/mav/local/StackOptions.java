@@ -36,9 +36,10 @@ record StackOptions(
     static StackOptions from(Args a, Layout layout) {
         int kafkaPort = a.intValue("kafka-port", DEFAULT_KAFKA_PORT);
         Path models = a.has("models") ? Path.of(a.get("models")).toAbsolutePath().normalize() : layout.defaultModels();
-        if (!a.flag("no-services") && !Layout.hasManifest(models)) {
-            throw new Args.UsageException("no model manifest under " + models + " (expected <model>/<version>/manifest.json);"
-                    + " train models into models/ or pass --models DIR");
+        if (!a.flag("no-services") && !Layout.isComplete(models)) {
+            throw new Args.UsageException("the model repository " + models + " lacks some of " + Layout.MODELS
+                    + " (each needs <model>/<version>/manifest.json + model.onnx); train models into models/ or pass"
+                    + " --models DIR");
         }
         Map<Stage, Integer> replicas = Args.stageInts(a.get("replicas"), "--replicas");
         int ortThreads = a.intValue("ort-threads", 0);

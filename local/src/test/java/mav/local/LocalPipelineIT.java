@@ -75,7 +75,7 @@ class LocalPipelineIT {
         layout = Layout.of(root, state);
         Path models = System.getProperty("mav.it.models") != null
                 ? Path.of(System.getProperty("mav.it.models")).toAbsolutePath() : layout.defaultModels();
-        assertTrue(Layout.hasManifest(models), "no models: neither models/ nor testing/models/ has a manifest.json");
+        assertTrue(Layout.isComplete(models), "no complete model repository in models/ or testing/models/: " + models);
         int kafkaPort = freePort();
         int basePort = freeBase();
         StackOptions options = new StackOptions(kafkaPort, freePort(), freePort(), basePort, null, null, "minioadmin",
