@@ -128,7 +128,8 @@ public final class OnnxModel implements AutoCloseable {
             boolean ok = shape.length == spec.shape().size();
             for (int i = 0; ok && i < shape.length; i++) {
                 long want = spec.shape().get(i);
-                ok = want < 0 ? shape[i] < 0 : shape[i] == want;
+                // a dynamic axis in the graph accepts what the manifest fixes; a fixed one must be what it says
+                ok = shape[i] < 0 || shape[i] == want;
             }
             if (!ok) {
                 throw new ModelLoadException(dir + ": " + kind + " '" + spec.name() + "' has shape "

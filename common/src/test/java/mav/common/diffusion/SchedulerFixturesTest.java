@@ -1,0 +1,101 @@
+package mav.common.diffusion;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import mav.common.tensor.NpyCodec;
+import mav.common.tensor.Tensor;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * The Java schedulers against reference values written by the PyTorch code
+ * ({@code training/mav_training/schedulers.py}, fixtures in {@code fixtures/schedulers.json}).
+ */
+class SchedulerFixturesTest {
+    private static final JsonNode FIXTURES = read();
+
+    private static JsonNode read() {
+        try (InputStream in = SchedulerFixturesTest.class.getResourceAsStream("/fixtures/schedulers.json")) {
+            return new ObjectMapper().readTree(in);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static Tensor npy(String file) {
+        try (InputStream in = SchedulerFixturesTest.class.getResourceAsStream("/fixtures/" + file)) {
+            return NpyCodec.decode(in.readAllBytes());
+        } catch (IOException e) {
+            throw new IllegalStateException(file, e);
+        }
+    }
+
+    @Test
+    void alphasCumprodMatchTheReferenceForBothSchedules() {
+        int total = FIXTURES.get("num_train_timesteps").asInt();
+        FIXTURES.get("alphas_cumprod").fields().forEachRemaining(e -> {
+            NoiseSchedule schedule = NoiseSchedule.of(e.getKey(), total);
+            JsonNode values = e.getValue().get("values");
+            assertEquals(total, values.size());
+            for (int t = 0; t < total; t++) {
+                assertEquals(values.get(t).asDouble(), schedule.alphaCumprod(t), 1e-12, e.getKey() + " t=" + t);
+            }
+        });
+    }
+
+    @Test
+    void timestepsMatchTheReferenceForEveryStepCount() {
+        NoiseSchedule schedule = NoiseSchedule.of("squaredcos_cap_v2", FIXTURES.get("num_train_timesteps").asInt());
+        FIXTURES.get("timesteps").fields().forEachRemaining(e -> {
+            DdimScheduler s = new DdimScheduler(schedule, PredictionType.EPSILON, false, 1, 0);
+            s.setTimesteps(Integer.parseInt(e.getKey()));
+            int[] expected = new int[e.getValue().size()];
+            for (int i = 0; i < expected.length; i++) {
+                expected[i] = e.getValue().get(i).asInt();
+            }
+            assertArrayEquals(expected, s.timesteps(), "n=" + e.getKey());
+        });
+    }
+
+    @TestFactory
+    Stream<DynamicTest> everyStepMatchesThePyTorchReference() {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (JsonNode c : FIXTURES.get("cases")) {
+            String name = c.get("name").asText() + " " + c.get("scheduler").asText() + " eta=" + c.path("eta").asDouble()
+                    + " " + c.get("prediction_type").asText() + " clip=" + c.get("clip_sample").asBoolean()
+                    + " t=" + c.get("t").asInt();
+            tests.add(DynamicTest.dynamicTest(name, () -> check(c)));
+        }
+        assertTrue(tests.size() > 10, "fixtures hold " + tests.size() + " cases");
+        return tests.stream();
+    }
+
+    private void check(JsonNode c) {
+        NoiseSchedule schedule = NoiseSchedule.of(c.get("beta_schedule").asText(),
+                FIXTURES.get("num_train_timesteps").asInt());
+        PredictionType type = PredictionType.fromId(c.get("prediction_type").asText());
+        boolean clip = c.get("clip_sample").asBoolean();
+        double range = c.get("clip_sample_range").asDouble();
+        Scheduler s = "ddim".equals(c.get("scheduler").asText())
+                ? new DdimScheduler(schedule, type, clip, range, c.get("eta").asDouble())
+                : new DdpmScheduler(schedule, type, clip, range);
+        s.setTimesteps(c.get("num_inference_steps").asInt());
+        int t = c.get("t").asInt();
+        assertEquals(t, s.timesteps()[c.get("step_index").asInt()]);
+        JsonNode f = c.get("files");
+        SchedulerOutput out = s.step(npy(f.get("model_output").asText()).data(), t, npy(f.get("sample").asText()).data(),
+                npy(f.get("noise").asText()).data());
+        assertArrayEquals(npy(f.get("prev_sample").asText()).data(), out.prevSample(), 2e-5f, "prev_sample");
+        assertArrayEquals(npy(f.get("pred_x0").asText()).data(), out.predOriginalSample(), 2e-5f, "pred_x0");
+    }
+}
