@@ -207,8 +207,9 @@ final class Bench {
                 fmt(pct(e2e, 50)), fmt(pct(e2e, 95))));
         sb.append(String.format("%ntime outside model inference, (total - sum inferenceMs) / total per job:"
                 + " mean %s, p50 %s, p95 %s%n", percent(mean(outside)), percent(pct(outside, 50)), percent(pct(outside, 95))));
-        sb.append(String.format("  of which waiting between stages (queue, Kafka, startup of a stage): mean %s%n",
-                percent(mean(queueing))));
+        sb.append(String.format("  split of job time (means): model inference %s, in a stage but outside inference (fetch,"
+                + " store, encode, scheduler) %s, between stages (queues, Kafka) %s%n",
+                percent(1 - mean(outside)), percent(mean(outside) - mean(queueing)), percent(mean(queueing))));
         return sb.toString();
     }
 
