@@ -37,12 +37,12 @@ from .unet import SpaceTimeUNet, decoder_config, interpolator_config, sr_high_co
 E = 64
 SEED = 0
 STAGES = ["tokenizer", "clip", "prior", "decoder", "decoder_video", "interpolator", "sr_low", "sr_high"]
-DEFAULT_MINUTES = {"clip": 5, "prior": 4, "decoder": 24, "decoder_video": 15, "interpolator": 9, "sr_low": 8,
-                   "sr_high": 7}
+DEFAULT_MINUTES = {"clip": 5, "prior": 4, "decoder": 25, "decoder_video": 15, "interpolator": 8, "sr_low": 7,
+                   "sr_high": 6}
 BATCH = {"clip": 128, "prior": 128, "decoder": 32, "decoder_video": 3, "interpolator": 3, "sr_low": 4,
          "sr_high": 8}
-LR = {"clip": 1e-3, "prior": 5e-4, "decoder": 4e-4, "decoder_video": 2e-4, "interpolator": 2e-4, "sr_low": 4e-4,
-      "sr_high": 4e-4}
+LR = {"clip": 1e-3, "prior": 5e-4, "decoder": 6e-4, "decoder_video": 3e-4, "interpolator": 3e-4, "sr_low": 5e-4,
+      "sr_high": 5e-4}
 AC = torch.tensor(alphas_cumprod("squaredcos_cap_v2"), dtype=torch.float32)
 
 
@@ -66,6 +66,24 @@ class EMA:
             e.mul_(d).add_(p.detach(), alpha=1 - d)
         for e, b in zip(self.model.buffers(), model.buffers()):
             e.copy_(b)
+
+
+GAMMA = 5.0
+
+
+def diffusion_loss(model, x0, gen, **kw):
+    """ε-prediction loss with Min-SNR-γ weighting (γ = 5): mean over the batch of min(SNR_t, γ)/SNR_t · |ε̂ − ε|²,
+    computed as min(SNR_t, γ)·|x̂0 − x0|² (the same thing for an x0-parameterised network, without the huge
+    1/(1−ᾱ) factors at small t)."""
+    x_t, t, eps = noisy(x0, gen)
+    a = AC[t]
+    snr = a / (1 - a)
+    w = torch.clamp(snr, max=GAMMA).view(-1, *([1] * (x0.ndim - 1)))
+    if getattr(model, "x0_param", False):
+        x0_hat = model(x_t, t, return_x0=True, **kw)
+        return (w * (x0_hat - x0) ** 2).mean()
+    pred = model(x_t, t, **kw)
+    return ((w / snr.view_as(w)) * (pred - eps) ** 2).mean()
 
 
 def noisy(x0, gen):
@@ -242,9 +260,8 @@ class DecoderStage(Stage):
         with torch.no_grad():
             emb = self.clip.image(imgs)
         emb = emb * (torch.rand(n, generator=self.gen) >= 0.1).float()[:, None]
-        x_t, t, eps = noisy(imgs, self.gen)
         fps = torch.full((n,), 8.0)
-        return F.mse_loss(self.model(x_t, t, image_embed=emb, fps=fps), eps)
+        return diffusion_loss(self.model, imgs, self.gen, image_embed=emb, fps=fps)
 
 
 class DecoderVideoStage(Stage):
@@ -274,8 +291,7 @@ class DecoderVideoStage(Stage):
         with torch.no_grad():
             emb = self.clip.image(v[:, :, 0])
         emb = emb * (torch.rand(n, generator=self.gen) >= 0.1).float()[:, None]
-        x_t, t, eps = noisy(v, self.gen)
-        return F.mse_loss(self.model(x_t, t, image_embed=emb, fps=torch.tensor(fps)), eps)
+        return diffusion_loss(self.model, v, self.gen, image_embed=emb, fps=torch.tensor(fps))
 
 
 def make_interpolator():
@@ -322,10 +338,8 @@ class InterpolatorStage(DecoderVideoStage):
         mask[:, :, ::skip] = 1
         with torch.no_grad():
             emb = self.clip.image(v[:, :, 0])
-        x_t, t, eps = noisy(v, self.gen)
-        pred = self.model(x_t, t, image_embed=emb, fps=torch.tensor(fps), frame_skip=torch.full((n,), float(skip)),
-                          cond=torch.cat([v * mask, mask], dim=1))
-        return F.mse_loss(pred, eps)
+        return diffusion_loss(self.model, v, self.gen, image_embed=emb, fps=torch.tensor(fps),
+                              frame_skip=torch.full((n,), float(skip)), cond=torch.cat([v * mask, mask], dim=1))
 
 
 class SrLowStage(Stage):
@@ -354,8 +368,7 @@ class SrLowStage(Stage):
             lo.append(W.render_video(scene, motion, f, fps, 64, (x0 // 4, y0 // 4, c // 4, c // 4)))
         hi, lo = torch.from_numpy(np.stack(hi)), torch.from_numpy(np.stack(lo))
         lo = lo + torch.randn(lo.shape, generator=self.gen) * 0.05 * torch.rand(n, 1, 1, 1, 1, generator=self.gen)
-        x_t, t, eps = noisy(hi, self.gen)
-        return F.mse_loss(self.model(x_t, t, cond=lo), eps)
+        return diffusion_loss(self.model, hi, self.gen, cond=lo)
 
 
 class SrHighStage(Stage):
@@ -380,8 +393,7 @@ class SrHighStage(Stage):
             lo.append(W.render(scene, 256, window=(x0 // 3, y0 // 3, c // 3, c // 3)))
         hi, lo = torch.from_numpy(np.stack(hi)), torch.from_numpy(np.stack(lo))
         lo = lo + torch.randn(lo.shape, generator=self.gen) * 0.05 * torch.rand(n, 1, 1, 1, generator=self.gen)
-        x_t, t, eps = noisy(hi, self.gen)
-        return F.mse_loss(self.model(x_t, t, cond=lo), eps)
+        return diffusion_loss(self.model, hi, self.gen, cond=lo)
 
 
 STAGE_CLASSES = {c.name: c for c in (ClipStage, PriorStage, DecoderStage, DecoderVideoStage, InterpolatorStage,

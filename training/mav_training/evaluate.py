@@ -1,0 +1,263 @@
+"""Evaluation of the trained pipeline with the PyTorch reference sampler on prompts built from held-out
+colour-shape pairs (never in any caption), plus a contact sheet.
+
+  python3 -m mav_training.evaluate [--seeds 2] [--out ../docs]
+
+Measured on the 64-px clips (keyframes from D^t, and the 76-frame ↑F output):
+  colour      mean foreground colour → nearest palette colour = prompt colour
+  background  median border colour → nearest background = prompt background (when the prompt names one)
+  shape       nearest template: IoU of the foreground mask with rendered templates of every shape (and facing) at
+              the measured centroid and area; best = prompt shape
+  facing      for fish/arrows the best template's facing = prompt direction
+  motion      centroid displacement first → last keyframe, dominant axis = prompt direction (fish/arrows)
+  speed       frame-widths per second at fps 4, 8, 16 for the same prompt and seed (world: 0.05-0.12, any fps)
+  presence    fraction of frames with a foreground object (≥ 12 px)
+  flicker     std over frames of the mean border colour, in 8-bit levels
+"""
+import argparse
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+
+from . import world as W
+
+PROMPTS = [
+    "a red star on a white background", "a red star", "a blue triangle on a gray background", "a blue triangle",
+    "a purple square on a black background", "a purple square", "a green fish swimming left",
+    "a green fish swimming right", "a green fish swimming left on a white background",
+    "a yellow arrow pointing down on a gray background", "an orange arrow pointing up on a white background",
+    "a blue arrow pointing left",
+]
+SPEED_PROMPTS = ["a green fish swimming right", "a yellow arrow pointing down"]
+
+
+def _nearest(rgb, table):
+    ref = {k: np.array(v) / 127.5 - 1 for k, v in table.items()}
+    return min(ref, key=lambda k: np.sum((ref[k] - rgb) ** 2))
+
+
+def analyse(clip):
+    """clip: numpy [3, F, H, W] in [-1, 1] → per-clip measurements."""
+    c, f, h, w = clip.shape
+    border = np.concatenate([clip[:, :, 0], clip[:, :, -1], clip[:, :, :, 0], clip[:, :, :, -1]], axis=2)  # 3 f n
+    bg = np.median(border.reshape(3, -1), axis=1)
+    dist = np.sqrt(((clip - bg[:, None, None, None]) ** 2).sum(0))  # f h w
+    fg = dist > 0.6
+    areas = fg.reshape(f, -1).sum(1)
+    present = areas >= 12
+    cents = []
+    for i in range(f):
+        ys, xs = np.nonzero(fg[i])
+        cents.append((xs.mean(), ys.mean()) if len(xs) else (np.nan, np.nan))
+    cents = np.array(cents)
+    colour = _nearest(clip[:, fg].mean(1), W.COLOURS) if fg.any() else None
+    flicker = float(np.std(border.mean(2), axis=1).mean() * 127.5)
+    return {"bg": _nearest(bg, W.BACKGROUNDS), "colour": colour, "fg": fg, "areas": areas, "present": present,
+            "centroids": cents, "flicker": flicker}
+
+
+_AREAS = {}
+
+
+def classify_shape(mask):
+    """Nearest template (shape, facing) by IoU at the mask's centroid and area."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) < 12:
+        return None, None, 0.0
+    cx, cy = (xs.mean() + 0.5) / mask.shape[1], (ys.mean() + 0.5) / mask.shape[0]
+    area = len(xs)
+    best = (None, None, -1.0)
+    for shape in W.SHAPES:
+        for d in W.ORIENTED.get(shape, [None]):
+            radii = np.linspace(0.06, 0.32, 40)
+            key = (shape, d, mask.shape[0])
+            if key not in _AREAS:
+                _AREAS[key] = [(W.render({"colour": "red", "shape": shape, "background": "black", "direction": d,
+                                          "radius": r, "center": (0.5, 0.5)}, mask.shape[0])[0] > 0).sum()
+                               for r in radii]
+            sizes = _AREAS[key]
+            r = radii[int(np.argmin(np.abs(np.array(sizes) - area)))]
+            sc = {"colour": "red", "shape": shape, "background": "black", "direction": d, "radius": r,
+                  "center": (cx, cy)}
+            tm = W.render(sc, mask.shape[0])[0] > 0
+            # recentre on the template's own centroid (shapes are not centred on their bounding circle)
+            ty, tx = np.nonzero(tm)
+            if len(tx):
+                sc["center"] = (2 * cx - (tx.mean() + 0.5) / mask.shape[1], 2 * cy - (ty.mean() + 0.5) / mask.shape[0])
+                tm = W.render(sc, mask.shape[0])[0] > 0
+            iou = (tm & mask).sum() / max(1, (tm | mask).sum())
+            if iou > best[2]:
+                best = (shape, d, float(iou))
+    return best
+
+
+def motion_direction(cents, min_px=1.5):
+    ok = ~np.isnan(cents[:, 0])
+    if ok.sum() < 2:
+        return None, 0.0
+    idx = np.nonzero(ok)[0]
+    d = cents[idx[-1]] - cents[idx[0]]
+    dist = float(np.hypot(*d))
+    if dist < min_px:
+        return "static", dist
+    if abs(d[0]) >= abs(d[1]):
+        return ("right" if d[0] > 0 else "left"), dist
+    return ("down" if d[1] > 0 else "up"), dist
+
+
+def run(checkpoints, seeds, out_docs, steps, with_interp=True):
+    from .sample import Pipeline, to_uint8
+    pipe = Pipeline(checkpoints)
+    corpus = set(W.all_captions(0, 20000))
+    rows, samples = [], {}
+    for prompt in PROMPTS:
+        want = W.caption_attributes(prompt)
+        for seed in range(seeds):
+            t0 = time.time()
+            out = pipe.generate(prompt, seed, 8.0, 3.0, steps, until="interpolator" if (with_interp and seed == 0)
+                                else "keyframes")
+            keys = out["keyframes"][0].numpy()
+            a = analyse(keys)
+            k = int(np.argmax(a["areas"]))
+            shape, facing, iou = classify_shape(a["fg"][k])
+            mdir, dist = motion_direction(a["centroids"])
+            row = {"prompt": prompt, "seed": seed, "seen_caption": prompt in corpus,
+                   "colour_ok": a["colour"] == want.get("colour"), "colour": a["colour"],
+                   "shape_ok": shape == want.get("shape"), "shape": shape, "iou": round(iou, 2),
+                   "bg_ok": (a["bg"] == want["background"]) if "background" in want else None, "bg": a["bg"],
+                   "present_keyframes": float(a["present"].mean()), "flicker_keyframes": round(a["flicker"], 2)}
+            if "direction" in want:
+                row["facing_ok"] = facing == want["direction"]
+                row["motion"] = mdir
+                row["motion_ok"] = mdir == want["direction"]
+            if "frames_64" in out:
+                b = analyse(out["frames_64"][0].numpy())
+                row["present_76"] = float(b["present"].mean())
+                row["flicker_76"] = round(b["flicker"], 2)
+                samples[prompt] = out
+            row["seconds"] = round(time.time() - t0, 1)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    # speed across fps
+    speed = []
+    for prompt in SPEED_PROMPTS:
+        for fps in (4.0, 8.0, 16.0):
+            out = pipe.generate(prompt, 0, fps, 3.0, steps, until="keyframes")
+            a = analyse(out["keyframes"][0].numpy())
+            _, dist = motion_direction(a["centroids"], 0.0)
+            speed.append({"prompt": prompt, "fps": fps, "frame_widths_per_s": round(dist / 64 / (15 / fps), 4)})
+            print(json.dumps(speed[-1]), flush=True)
+    summary = summarise(rows, speed)
+    # contact sheet: 4 keyframes at 2×, first frame after SR^t_l (256) and SR_h (768 shown at 256)
+    sheet_rows = []
+    for prompt in PROMPTS[::2][:6]:
+        out = samples.get(prompt) or pipe.generate(prompt, 0, 8.0, 3.0, steps, until="interpolator")
+        short = out["frames_64"][:, :, :2]
+        f256 = pipe.sr_low(short, torch.Generator().manual_seed(0), steps.get("sr_low", 10))
+        f768 = pipe.sr_high(f256[:, :, :1], torch.Generator().manual_seed(0), steps.get("sr_high", 4))
+        keys = to_uint8(out["keyframes"])
+        tiles = [np.kron(keys[i], np.ones((4, 4, 1), dtype=np.uint8)) for i in (0, 5, 10, 15)]
+        tiles.append(to_uint8(f256)[0])
+        tiles.append(to_uint8(f768)[0][::3, ::3])
+        sheet_rows.append(np.concatenate([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255) for t in tiles], 1))
+    sheet = np.concatenate(sheet_rows, 0)
+    os.makedirs(os.path.join(out_docs, "img"), exist_ok=True)
+    from PIL import Image
+    Image.fromarray(sheet).save(os.path.join(out_docs, "img", "contact-sheet.png"))
+    return rows, speed, summary, pipe.timings
+
+
+def summarise(rows, speed):
+    def rate(key):
+        v = [r[key] for r in rows if r.get(key) is not None]
+        return round(float(np.mean(v)), 3) if v else None
+    s = {k: rate(k) for k in ("colour_ok", "shape_ok", "bg_ok", "facing_ok", "motion_ok", "present_keyframes",
+                              "present_76", "flicker_keyframes", "flicker_76")}
+    s["samples"] = len(rows)
+    by_prompt = {}
+    for sp in speed:
+        by_prompt.setdefault(sp["prompt"], []).append(sp["frame_widths_per_s"])
+    s["speed_fw_per_s"] = {p: v for p, v in by_prompt.items()}
+    s["speed_ratio_max_min"] = {p: round(max(v) / max(1e-6, min(v)), 2) for p, v in by_prompt.items()}
+    return s
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoints", default="checkpoints")
+    p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--out", default="../docs")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--decoder-steps", type=int, default=50)
+    p.add_argument("--interpolator-steps", type=int, default=25)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    steps = {"decoder": a.decoder_steps, "interpolator": a.interpolator_steps}
+    from .sample import Pipeline
+    cp = clip_prior_metrics(Pipeline(a.checkpoints))
+    print(json.dumps(cp), flush=True)
+    rows, speed, summary, timings = run(a.checkpoints, a.seeds, a.out, steps)
+    summary.update(cp)
+    res = {"summary": summary, "rows": rows, "speed": speed, "steps": steps}
+    with open(os.path.join(a.checkpoints, "eval.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
+
+
+@torch.no_grad()
+def clip_prior_metrics(pipe, n_images=300, prior_seeds=2):
+    """CLIP zero-shot attribute accuracy on images (held-out pairs included) and prior top-1 accuracy: the prior's
+    embedding for "a {colour} {shape}" is nearest to the centroid of that pair's image embeddings."""
+    clip, tok = pipe.m["clip"], pipe.tok
+    w = W.World(123)
+    imgs, scenes = [], []
+    for i in range(n_images):
+        img, _, sc = w.image_pair(i, 64, allow_held_out=True)
+        imgs.append(img)
+        scenes.append(sc)
+    ie = clip.image(torch.from_numpy(np.stack(imgs)))
+    cands = [(c, s, b) for c in W.COLOURS for s in W.SHAPES for b in W.BACKGROUNDS]
+    ids = torch.tensor([tok.encode(f"a {c} {s} on a {b} background") for c, s, b in cands])
+    te, _ = clip.text(ids)
+    best = (ie @ te.t()).argmax(1)
+    res = {"clip_colour": 0, "clip_shape": 0, "clip_background": 0}
+    held = {"n": 0, "colour": 0, "shape": 0}
+    for sc, b in zip(scenes, best.tolist()):
+        c, s, bg = cands[b]
+        res["clip_colour"] += c == sc["colour"]
+        res["clip_shape"] += s == sc["shape"]
+        res["clip_background"] += bg == sc["background"]
+        if W.is_held_out(sc["colour"], sc["shape"]):
+            held["n"] += 1
+            held["colour"] += c == sc["colour"]
+            held["shape"] += s == sc["shape"]
+    out = {k: round(v / n_images, 3) for k, v in res.items()}
+    if held["n"]:
+        out["clip_held_out_colour"] = round(held["colour"] / held["n"], 3)
+        out["clip_held_out_shape"] = round(held["shape"] / held["n"], 3)
+    # prior
+    cent = {}
+    for e, sc in zip(ie, scenes):
+        cent.setdefault((sc["colour"], sc["shape"]), []).append(e)
+    keys = list(cent)
+    C = torch.nn.functional.normalize(torch.stack([torch.stack(cent[k]).mean(0) for k in keys]), dim=-1)
+    ok = {"seen": [], "held_out": []}
+    for c in W.COLOURS:
+        for s in W.SHAPES:
+            if (c, s) not in cent:
+                continue
+            for seed in range(prior_seeds):
+                emb = pipe.image_embed(f"a {c} {s}", torch.Generator().manual_seed(seed))
+                k = keys[int((emb @ C.t()).argmax())]
+                ok["held_out" if W.is_held_out(c, s) else "seen"].append(k == (c, s))
+    out["prior_top1_seen"] = round(float(np.mean(ok["seen"])), 3)
+    out["prior_top1_held_out"] = round(float(np.mean(ok["held_out"])), 3) if ok["held_out"] else None
+    return out
