@@ -61,8 +61,8 @@ final class Bench {
         Endpoints endpoints;
         if (running != null && !external) {
             endpoints = LocalStack.endpoints(running);
-            out.println("mav: benchmarking the running stack (" + endpoints.kafka() + "); --replicas applies only to a"
-                    + " stack that bench starts");
+            out.println("mav: benchmarking the running stack (" + endpoints.kafka() + ")"
+                    + (a.has("replicas") ? "; --replicas applies only to a stack that bench starts" : ""));
         } else {
             stack = LocalStack.start(layout, StackOptions.from(a, layout), s -> out.println("mav: " + s));
             Runtime.getRuntime().addShutdownHook(new Thread(stack::close, "mav-stop"));

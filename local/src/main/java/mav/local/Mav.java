@@ -111,6 +111,9 @@ public final class Mav {
             throw new Args.UsageException(a.positional.get(0) + " needs a prompt: ./mav " + a.positional.get(0)
                     + " \"a red fish swimming left\"");
         }
+        if (!submitOnly && a.flag("no-wait")) {
+            throw new Args.UsageException("--no-wait is for ./mav submit: generate stops its stack when the job is done");
+        }
         String prompt = String.join(" ", a.positional.subList(1, a.positional.size()));
         PromptRequest request = request(a, prompt).validate();
         Path outDir = Path.of(a.get("out", "out")).toAbsolutePath().normalize();
@@ -132,18 +135,24 @@ public final class Mav {
             endpoints = stack.endpoints();
         }
         try {
-            return runJob(a, request, endpoints, outDir, stack);
+            return runJob(a, request, endpoints, outDir, stack, layout);
         } finally {
-            if (stack != null && !stack.isClosed()) {
-                if (stack.ownsProcesses()) {
-                    say("stopping the stack");
-                }
-                stack.close();
-            }
+            stop(stack);
         }
     }
 
-    private int runJob(Args a, PromptRequest request, Endpoints endpoints, Path outDir, LocalStack stack) {
+    /** Stops a stack this command started (a no-op for none, or one already stopped). */
+    private void stop(LocalStack stack) {
+        if (stack != null && !stack.isClosed()) {
+            if (stack.ownsProcesses()) {
+                say("stopping the stack");
+            }
+            stack.close();
+        }
+    }
+
+    private int runJob(Args a, PromptRequest request, Endpoints endpoints, Path outDir, LocalStack stack,
+            Layout layout) {
         boolean tty = ProgressView.isTerminal(a.flag("plain"));
         List<Path> files;
         try (StatusWatcher watcher = new StatusWatcher(endpoints); JobSubmitter submitter = new JobSubmitter(endpoints)) {
@@ -159,9 +168,8 @@ public final class Mav {
             if (!o.ok()) {
                 err.println("mav: job " + request.jobId() + " failed"
                         + (o.failedStage() != null ? " in stage " + o.failedStage() : "") + ": " + o.reason());
-                if (stack != null) {
-                    err.println("mav: service logs are in " + stack.services().stream().findFirst()
-                            .map(p -> p.process().log.getParent().toString()).orElse(".mav/logs"));
+                if (stack != null || LocalStack.running(layout) != null) {
+                    err.println("mav: service logs are in " + layout.logs());
                 }
                 return 1;
             }
@@ -174,12 +182,7 @@ public final class Mav {
         for (Path f : files.subList(1, files.size())) {
             say("wrote " + f);
         }
-        if (stack != null) {
-            if (stack.ownsProcesses()) {
-                say("stopping the stack");
-            }
-            stack.close();
-        }
+        stop(stack); // before the last line, which must be the MP4's path
         out.println(files.get(0));
         return 0;
     }
@@ -187,7 +190,14 @@ public final class Mav {
     static PromptRequest request(Args a, String prompt) {
         String jobId = a.get("job-id", newJobId());
         Map<String, Integer> steps = steps(a.get("steps"));
-        Double guidance = a.has("guidance") ? Double.valueOf(a.get("guidance")) : null;
+        Double guidance = null;
+        if (a.has("guidance")) {
+            try {
+                guidance = Double.valueOf(a.get("guidance"));
+            } catch (NumberFormatException e) {
+                throw new Args.UsageException("--guidance must be a number, got '" + a.get("guidance") + "'");
+            }
+        }
         Integer fps = a.has("fps") ? a.intValue("fps", 8) : null;
         return new PromptRequest(jobId, prompt, a.get("negative"), a.longValue("seed"), fps, guidance, steps);
     }
