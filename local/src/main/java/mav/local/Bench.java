@@ -65,7 +65,6 @@ final class Bench {
                     + (a.has("replicas") ? "; --replicas applies only to a stack that bench starts" : ""));
         } else {
             stack = LocalStack.start(layout, StackOptions.from(a, layout), s -> out.println("mav: " + s));
-            Runtime.getRuntime().addShutdownHook(new Thread(stack::close, "mav-stop"));
             endpoints = stack.endpoints();
         }
         try {

@@ -27,11 +27,25 @@ final class LocalStack implements AutoCloseable {
     private ServiceLauncher services;
     private Endpoints endpoints;
     private boolean stopped;
+    private final Thread hook = new Thread(this::close, "mav-stop");
 
     private LocalStack(Layout layout, StackOptions options, Consumer<String> say) {
         this.layout = layout;
         this.options = options;
         this.say = say;
+    }
+
+    /** Leaves the processes running when this JVM exits ({@code ./mav up}); {@code ./mav down} stops them. */
+    void detach() {
+        removeHook();
+    }
+
+    private void removeHook() {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook is what is running this
+        }
     }
 
     /** Whether this stack started any process (not so with external Kafka and S3 and --no-services). */
@@ -51,9 +65,13 @@ final class LocalStack implements AutoCloseable {
         return services == null ? List.of() : services.processes();
     }
 
-    /** Starts everything; on any failure stops what already runs and rethrows. */
+    /**
+     * Starts everything; on any failure stops what already runs and rethrows. Until {@link #close()} or
+     * {@link #detach()}, a shutdown hook stops the stack when this JVM exits (Ctrl-C included, even mid-start).
+     */
     static LocalStack start(Layout layout, StackOptions o, Consumer<String> say) {
         LocalStack stack = new LocalStack(layout, o, say);
+        Runtime.getRuntime().addShutdownHook(stack.hook);
         try {
             stack.startAll();
             return stack;
@@ -81,9 +99,12 @@ final class LocalStack implements AutoCloseable {
             s3Start = CompletableFuture.runAsync(s3::start);
         }
         String kafka = options.externalKafka();
+        if (kafka == null || s3 != null) {
+            say.accept("starting " + (kafka == null ? "Kafka (KRaft) on localhost:" + options.kafkaPort() : "")
+                    + (kafka == null && s3 != null ? " and " : "")
+                    + (s3 != null ? "S3Proxy on localhost:" + options.s3Port() : "") + " (logs in " + layout.logs() + ")");
+        }
         if (kafka == null) {
-            say.accept("starting Kafka (KRaft) on localhost:" + options.kafkaPort() + " and S3Proxy on localhost:"
-                    + options.s3Port() + " (logs in " + layout.logs() + ")");
             broker = new KafkaBroker(layout, options.kafkaPort(), options.controllerPort());
             broker.start();
             kafka = broker.bootstrap();
@@ -109,7 +130,8 @@ final class LocalStack implements AutoCloseable {
             services = new ServiceLauncher(layout, new ServiceLauncher.Settings(endpoints, options.modelsDir(),
                     options.basePort(), options.replicas(), options.workers(), options.ortThreads(),
                     options.serviceJvmOptions()));
-            services.start(options.readyTimeoutSeconds());
+            // recorded as soon as they run, so that ./mav down finds them even if this process dies while waiting
+            services.start(options.readyTimeoutSeconds(), this::writeStackFile);
             say.accept(String.format("services ready in %.1f s", (System.nanoTime() - t1) / 1e9));
             writeStackFile();
         }
@@ -255,6 +277,7 @@ final class LocalStack implements AutoCloseable {
             return;
         }
         stopped = true;
+        removeHook();
         long t0 = System.nanoTime();
         if (services != null) {
             services.stop();

@@ -130,8 +130,6 @@ public final class Mav {
         } else {
             StackOptions o = StackOptions.from(a, layout);
             stack = LocalStack.start(layout, o, this::say);
-            LocalStack s = stack;
-            Runtime.getRuntime().addShutdownHook(new Thread(s::close, "mav-stop"));
             endpoints = stack.endpoints();
         }
         try {
@@ -252,13 +250,14 @@ public final class Mav {
         }
         printStack(stack.endpoints(), urls);
         if (a.flag("foreground")) {
-            Runtime.getRuntime().addShutdownHook(new Thread(stack::close, "mav-stop"));
             say("running in the foreground; Ctrl-C stops the stack");
             try {
                 Thread.currentThread().join();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+        } else {
+            stack.detach();
         }
         return 0;
     }

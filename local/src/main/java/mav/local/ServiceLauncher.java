@@ -43,8 +43,11 @@ final class ServiceLauncher {
         return env;
     }
 
-    /** Starts every replica, then waits for all of them; on failure stops what it started and says why. */
-    void start(int readyTimeoutSeconds) {
+    /**
+     * Starts every replica, calls {@code launched}, then waits for all of them to be ready; on failure stops what
+     * it started and says why.
+     */
+    void start(int readyTimeoutSeconds, Runnable launched) {
         Map<String, String> base = env();
         try {
             for (Stage s : Stage.values()) {
@@ -57,6 +60,7 @@ final class ServiceLauncher {
                     processes.add(p);
                 }
             }
+            launched.run();
             awaitReady(readyTimeoutSeconds);
         } catch (RuntimeException e) {
             stop();
