@@ -205,6 +205,8 @@ def main():
     res = {"summary": summary, "rows": rows, "speed": speed, "steps": steps}
     with open(os.path.join(a.checkpoints, "eval.json"), "w") as f:
         json.dump(res, f, indent=1)
+    with open(os.path.join(a.checkpoints, "eval.md"), "w") as f:
+        f.write(markdown(res))
     print(json.dumps(summary, indent=1))
 
 
@@ -261,3 +263,46 @@ def clip_prior_metrics(pipe, n_images=300, prior_seeds=2):
     out["prior_top1_seen"] = round(float(np.mean(ok["seen"])), 3)
     out["prior_top1_held_out"] = round(float(np.mean(ok["held_out"])), 3) if ok["held_out"] else None
     return out
+
+
+def markdown(res):
+    """The evaluation section of docs/models.md."""
+    s = res["summary"]
+    pct = lambda v: "–" if v is None else f"{100 * v:.0f} %"
+    lines = ["| measure | value |", "|---|---|"]
+    for k, label in [("colour_ok", "colour right (nearest palette colour of the foreground)"),
+                     ("shape_ok", "shape right (nearest template)"),
+                     ("bg_ok", "background right (prompts that name one)"),
+                     ("facing_ok", "facing right (fish, arrows: best template's orientation)"),
+                     ("motion_ok", "moves the way the prompt says (fish, arrows; centroid, first → last keyframe)"),
+                     ("present_keyframes", "object present, keyframes"), ("present_76", "object present, 76 frames")]:
+        lines.append(f"| {label} | {pct(s.get(k))} |")
+    for k, label in [("flicker_keyframes", "background flicker, keyframes (8-bit levels, std over frames)"),
+                     ("flicker_76", "background flicker, 76 frames")]:
+        lines.append(f"| {label} | {s.get(k)} |")
+    for k, label in [("clip_colour", "CLIP zero-shot colour (300 images)"), ("clip_shape", "CLIP zero-shot shape"),
+                     ("clip_background", "CLIP zero-shot background"),
+                     ("clip_held_out_colour", "CLIP colour, held-out pairs"),
+                     ("clip_held_out_shape", "CLIP shape, held-out pairs"),
+                     ("prior_top1_seen", "prior: embedding nearest the right colour-shape centroid, seen pairs"),
+                     ("prior_top1_held_out", "prior: same, held-out pairs")]:
+        lines.append(f"| {label} | {pct(s.get(k))} |")
+    lines.append("")
+    lines.append("Speed (frame-widths per second, same prompt and seed) at fps 4 / 8 / 16; the world's speeds are "
+                 "0.05–0.12 at every fps:")
+    lines.append("")
+    lines.append("| prompt | fps 4 | fps 8 | fps 16 | max/min |")
+    lines.append("|---|---|---|---|---|")
+    for p, v in s["speed_fw_per_s"].items():
+        lines.append(f"| {p} | " + " | ".join(f"{x:.3f}" for x in v) + f" | {s['speed_ratio_max_min'][p]} |")
+    lines.append("")
+    lines.append("Per sample (seed 0 and 1, fps 8, guidance 3):")
+    lines.append("")
+    lines.append("| prompt | seed | colour | shape (IoU) | background | facing | motion |")
+    lines.append("|---|---|---|---|---|---|---|")
+    mark = lambda ok: "" if ok is None else ("✓" if ok else "✗")
+    for r in res["rows"]:
+        lines.append(f"| {r['prompt']} | {r['seed']} | {r['colour']} {mark(r['colour_ok'])} | {r['shape']} "
+                     f"({r['iou']}) {mark(r['shape_ok'])} | {r['bg']} {mark(r['bg_ok'])} | "
+                     f"{mark(r.get('facing_ok'))} | {r.get('motion', '')} {mark(r.get('motion_ok'))} |")
+    return "\n".join(lines) + "\n"
