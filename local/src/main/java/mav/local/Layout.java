@@ -61,6 +61,18 @@ record Layout(Path root, Path stateDir, String childClasspath) {
         return root.resolve("testing/models");
     }
 
+    /** Deletes {@code dir} and everything under it; nothing when it does not exist. */
+    static void deleteTree(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (var s = Files.walk(dir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        } catch (java.io.IOException e) {
+            throw new StackException("cannot delete " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
     static boolean isComplete(Path dir) {
         return MODELS.stream().allMatch(m -> hasManifest(dir.resolve(m)));
     }

@@ -295,11 +295,7 @@ public final class Mav {
             for (String d : List.of("kafka", "s3")) {
                 Path p = layout.stateDir().resolve(d);
                 if (Files.exists(p)) {
-                    try (var s = Files.walk(p)) {
-                        s.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-                    } catch (java.io.IOException e) {
-                        throw new StackException("cannot delete " + p + ": " + e.getMessage(), e);
-                    }
+                    Layout.deleteTree(p);
                     say("deleted " + p);
                 }
             }

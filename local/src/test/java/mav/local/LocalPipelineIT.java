@@ -10,13 +10,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -71,15 +69,15 @@ class LocalPipelineIT {
                     + " the services before this module");
         }
         Path state = root.resolve("local/target/it-state");
-        deleteTree(state);
+        Layout.deleteTree(state);
         layout = Layout.of(root, state);
         Path models = System.getProperty("mav.it.models") != null
                 ? Path.of(System.getProperty("mav.it.models")).toAbsolutePath() : layout.defaultModels();
         assertTrue(Layout.isComplete(models), "no complete model repository in models/ or testing/models/: " + models);
-        int kafkaPort = freePort();
+        int kafkaPort = ChildProcess.freePort();
         int basePort = freeBase();
-        StackOptions options = new StackOptions(kafkaPort, freePort(), freePort(), basePort, null, null, "minioadmin",
-                "minioadmin", "mav", "mav.", 2, models, Map.of(), 1, 1, true, 240,
+        StackOptions options = new StackOptions(kafkaPort, ChildProcess.freePort(), ChildProcess.freePort(), basePort,
+                null, null, "minioadmin", "minioadmin", "mav", "mav.", 2, models, Map.of(), 1, 1, true, 240,
                 List.of("-XX:TieredStopAtLevel=1", "-Xmx1500m"));
         System.out.println("IT: models " + models + ", Kafka port " + kafkaPort + ", services from port " + basePort
                 + ", state " + state);
@@ -307,12 +305,6 @@ class LocalPipelineIT {
         return false;
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
     /** A base port with the five service ports after it free. */
     private static int freeBase() {
         for (int attempt = 0; attempt < 50; attempt++) {
@@ -326,13 +318,5 @@ class LocalPipelineIT {
             }
         }
         throw new IllegalStateException("no free port range");
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        if (Files.exists(dir)) {
-            try (var s = Files.walk(dir)) {
-                s.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-            }
-        }
     }
 }
