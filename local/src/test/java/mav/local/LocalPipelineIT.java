@@ -49,6 +49,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 class LocalPipelineIT {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration JOB_TIMEOUT = Duration.ofSeconds(240);
+    private static final int MAX_POLL_INTERVAL_MS = 3000;
 
     private Path root;
     private Layout layout;
@@ -78,7 +79,10 @@ class LocalPipelineIT {
         int basePort = freeBase();
         StackOptions options = new StackOptions(kafkaPort, ChildProcess.freePort(), ChildProcess.freePort(), basePort,
                 null, null, "minioadmin", "minioadmin", "mav", "mav.", 2, models, Map.of(), 1, 1, true, 240,
-                List.of("-XX:TieredStopAtLevel=1", "-Xmx1500m"));
+                List.of("-XX:TieredStopAtLevel=1", "-Xmx1500m",
+                        // far below Kafka's 5 min default: a consumer that polled only between jobs would be thrown
+                        // out of its group and get the job again; the first test proves the services do not
+                        "-Dmp.messaging.incoming.in.max.poll.interval.ms=" + MAX_POLL_INTERVAL_MS));
         System.out.println("IT: models " + models + ", Kafka port " + kafkaPort + ", services from port " + basePort
                 + ", state " + state);
         stack = LocalStack.start(layout, options, s -> System.out.println("IT: " + s));
@@ -114,6 +118,16 @@ class LocalPipelineIT {
                 Map.of("prior", 2, "decoder", 2, "interpolation", 2, "srLow", 2, "srHigh", 2)));
         publish(endpoints.topic("prompts"), goodJobId, goodJobJson);
         firstResult = awaitVideo(goodJobId);
+
+        // a stage ran longer than the consumer's max.poll.interval.ms, yet no stage got the job twice
+        long longest = firstResult.timings().values().stream().mapToLong(StageTiming::totalMs).max().orElse(0);
+        assertTrue(longest > MAX_POLL_INTERVAL_MS, "the longest stage took " + longest + " ms: not longer than "
+                + "max.poll.interval.ms, so this run proves nothing about long jobs");
+        for (StageName s : StageName.values()) {
+            long started = statuses(goodJobId).stream().filter(st -> st.stage().equals(s.id())
+                    && st.state() == StatusEvent.State.STARTED).count();
+            assertEquals(1, started, s.id() + " started the job " + started + " times (a rebalance redelivered it)");
+        }
 
         assertEquals(StageName.SR_HIGH, firstResult.stage());
         for (StageName s : StageName.values()) {

@@ -138,7 +138,11 @@ public class FrameUpsampler implements PipelineStage {
         Map<String, String> versions = new LinkedHashMap<>(input.modelVersions());
         versions.put(name().id(), modelVersion());
         meta.put("modelVersions", versions);
-        meta.put("timings", input.timings());
+        // this stage's own entry stops before the metadata is stored; the final event has its full timing
+        Map<String, Object> timings = new LinkedHashMap<>();
+        input.timings().forEach((stage, t) -> timings.put(stage.id(), t));
+        timings.put(name().id(), context.timingSoFar());
+        meta.put("timings", timings);
         meta.put("artifacts", input.artifacts());
         context.storeBytes(metadataKey, EventCodec.toJson(meta).getBytes(StandardCharsets.UTF_8), "application/json");
         return Map.of("video", videoKey, "poster", posterKey, "metadata", metadataKey);

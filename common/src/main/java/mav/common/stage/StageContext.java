@@ -1,6 +1,7 @@
 package mav.common.stage;
 
 import java.util.concurrent.Callable;
+import mav.common.event.StageTiming;
 import mav.common.event.StageEvent;
 import mav.common.event.StatusEvent;
 import mav.common.store.BlobNotFoundException;
@@ -18,6 +19,7 @@ public final class StageContext {
     private final BlobStore store;
     private final StatusPublisher status;
     private final StageMetrics metrics;
+    private final long startNanos = System.nanoTime();
     private long fetchNanos;
     private long inferenceNanos;
     private long storeNanos;
@@ -36,6 +38,12 @@ public final class StageContext {
 
     PhaseTimes phases() {
         return new PhaseTimes(fetchNanos, inferenceNanos, storeNanos);
+    }
+
+    /** This job's time in this stage so far, by phase; the last stage writes it into the video's metadata. */
+    public StageTiming timingSoFar() {
+        return new StageTiming(fetchNanos / 1_000_000, inferenceNanos / 1_000_000, storeNanos / 1_000_000,
+                (System.nanoTime() - startNanos) / 1_000_000);
     }
 
     public String jobId() {

@@ -21,7 +21,6 @@ import mav.common.event.InvalidEventException;
 import mav.common.event.PromptRequest;
 import mav.common.event.StageEvent;
 import mav.common.event.StageName;
-import mav.common.event.StageTiming;
 import mav.common.event.StatusEvent;
 import mav.common.event.StatusEvent.State;
 import mav.common.onnx.ExecutionProvider;
@@ -142,10 +141,8 @@ public class StageRunner {
             }
             StageContext context = new StageContext(input, stageId, store, status, metrics);
             Map<String, String> artifacts = stage.run(input, context);
-            StageContext.PhaseTimes p = context.phases();
-            StageTiming timing = new StageTiming(p.fetchNanos() / 1_000_000, p.inferenceNanos() / 1_000_000,
-                    p.storeNanos() / 1_000_000, (System.nanoTime() - t0) / 1_000_000);
-            String out = EventCodec.toJson(input.next(stage.name(), artifacts, stage.modelVersion(), timing));
+            String out = EventCodec.toJson(input.next(stage.name(), artifacts, stage.modelVersion(),
+                    context.timingSoFar()));
             // written last: its presence means every output of this stage is in the store
             context.storeBytes(marker, out.getBytes(StandardCharsets.UTF_8), "application/json");
             status.publish(StatusEvent.of(jobId, stageId, State.DONE, null));
