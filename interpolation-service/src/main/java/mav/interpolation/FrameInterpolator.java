@@ -2,18 +2,13 @@ package mav.interpolation;
 
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.Map;
-import mav.common.diffusion.DdimScheduler;
-import mav.common.diffusion.DenoisingLoop;
-import mav.common.diffusion.GaussianNoise;
-import mav.common.diffusion.SchedulerConfig;
 import mav.common.event.PromptRequest;
 import mav.common.event.StageEvent;
 import mav.common.event.StageName;
 import mav.common.onnx.ModelRepository;
 import mav.common.onnx.OnnxModel;
 import mav.common.onnx.OrtSettings;
-import mav.common.onnx.StageModels;
-import mav.common.stage.PipelineStage;
+import mav.common.stage.DiffusionStage;
 import mav.common.stage.StageContext;
 import mav.common.tensor.Tensor;
 import mav.common.tensor.Tensors;
@@ -27,8 +22,7 @@ import mav.common.tensor.Tensors;
  * and on the skip; it runs unguided, since the known frames already pin content and colour.
  */
 @ApplicationScoped
-public class FrameInterpolator implements PipelineStage {
-    private final StageModels models = new StageModels();
+public class FrameInterpolator extends DiffusionStage {
     private OnnxModel interpolator;
     private int frameSkip;
     private int embedDim;
@@ -44,11 +38,6 @@ public class FrameInterpolator implements PipelineStage {
         frameSkip = interpolator.manifest().intParameter("frame_skip");
         embedDim = interpolator.manifest().intParameter("embed_dim");
         interpolator.manifest().requireScheduler();
-    }
-
-    @Override
-    public String modelVersion() {
-        return models.versionTag();
     }
 
     /** Frames of the interpolated clip for {@code keyframes} keyframes. */
@@ -85,11 +74,7 @@ public class FrameInterpolator implements PipelineStage {
         Tensor skip = new Tensor(new long[] {1}, new float[] {frameSkip});
 
         // 3. denoise
-        SchedulerConfig sc = interpolator.manifest().requireScheduler();
-        DdimScheduler scheduler = DdimScheduler.of(sc);
-        int steps = request.stepsFor(StageName.INTERPOLATION, sc.defaultSteps());
-        float[] noise = new GaussianNoise(request.seed(), "interpolation").next(masked.length);
-        float[] clip = context.infer(() -> DenoisingLoop.run(scheduler, steps, noise, (x, t) ->
+        float[] clip = denoise(interpolator, request, initialNoise(request, shape), (x, t) ->
                 interpolator.run(new OnnxModel.Inputs()
                         .put("sample", new Tensor(shape, x))
                         .putLong("timestep", new long[] {1}, new long[] {t})
@@ -97,8 +82,7 @@ public class FrameInterpolator implements PipelineStage {
                         .put("fps", fps)
                         .put("masked_frames", maskedT)
                         .put("mask", maskT)
-                        .put("frame_skip", skip)).get("noise_pred").data(),
-                null, context::progress));
+                        .put("frame_skip", skip)).get("noise_pred").data(), context);
 
         // 4. the known frames stay exactly what the decoder made
         Tensors.clamp(clip, -1f, 1f);

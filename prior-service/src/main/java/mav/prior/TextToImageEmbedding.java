@@ -3,18 +3,14 @@ package mav.prior;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.Map;
 import mav.common.diffusion.ClassifierFreeGuidance;
-import mav.common.diffusion.DdimScheduler;
-import mav.common.diffusion.DenoisingLoop;
-import mav.common.diffusion.GaussianNoise;
-import mav.common.diffusion.SchedulerConfig;
 import mav.common.event.PromptRequest;
 import mav.common.event.StageEvent;
 import mav.common.event.StageName;
 import mav.common.onnx.ModelRepository;
 import mav.common.onnx.OnnxModel;
 import mav.common.onnx.OrtSettings;
-import mav.common.onnx.StageModels;
-import mav.common.stage.PipelineStage;
+import mav.common.onnx.ModelLoadException;
+import mav.common.stage.DiffusionStage;
 import mav.common.stage.StageContext;
 import mav.common.tensor.Tensor;
 import mav.common.tensor.Tensors;
@@ -27,9 +23,8 @@ import mav.common.tensor.Tensors;
  * negative prompt's encoding when one is given.
  */
 @ApplicationScoped
-public class TextToImageEmbedding implements PipelineStage {
+public class TextToImageEmbedding extends DiffusionStage {
     static final int CANDIDATES = 2;
-    private final StageModels models = new StageModels();
     private PromptTokenizer tokenizer;
     private OnnxModel textEncoder;
     private OnnxModel prior;
@@ -47,17 +42,12 @@ public class TextToImageEmbedding implements PipelineStage {
         prior = models.load(repository, "prior", version, settings);
         var spec = textEncoder.manifest().tokenizer();
         if (spec == null) {
-            throw new mav.common.onnx.ModelLoadException("text_encoder manifest has no tokenizer block");
+            throw new ModelLoadException("text_encoder manifest has no tokenizer block");
         }
         tokenizer = new PromptTokenizer(textEncoder.dir().resolve(spec.file()), spec);
         embedDim = prior.manifest().intParameter("embed_dim");
         maxLength = tokenizer.maxLength();
         prior.manifest().requireScheduler();
-    }
-
-    @Override
-    public String modelVersion() {
-        return models.versionTag();
     }
 
     @Override
@@ -79,12 +69,8 @@ public class TextToImageEmbedding implements PipelineStage {
         Tensor embedT = new Tensor(new long[] {b, embedDim}, textEmbed);
         Tensor tokensT = new Tensor(new long[] {b, maxLength, text[1].dim(2)}, textTokens);
 
-        // 3. timesteps, noise, denoise
-        SchedulerConfig sc = prior.manifest().requireScheduler();
-        DdimScheduler scheduler = DdimScheduler.of(sc);
-        int steps = request.stepsFor(StageName.PRIOR, sc.defaultSteps());
-        float[] noise = new GaussianNoise(request.seed(), "prior").next(CANDIDATES * embedDim);
-        float[] sample = context.infer(() -> DenoisingLoop.run(scheduler, steps, noise, (x, t) -> {
+        // 3. denoise the candidates from the job's noise
+        float[] sample = denoise(prior, request, initialNoise(request, CANDIDATES, embedDim), (x, t) -> {
             Tensor in = new Tensor(new long[] {b, embedDim}, ClassifierFreeGuidance.duplicate(x));
             Map<String, Tensor> out = prior.run(new OnnxModel.Inputs()
                     .put("noisy_image_embed", in)
@@ -92,7 +78,7 @@ public class TextToImageEmbedding implements PipelineStage {
                     .put("text_embed", embedT)
                     .put("text_tokens", tokensT));
             return ClassifierFreeGuidance.combine(out.get("predicted_image_embed").data(), request.guidanceScale());
-        }, null, context::progress));
+        }, context);
 
         // 4. keep the candidate closest to the text embedding
         float[] best = closest(sample, text[0].data());

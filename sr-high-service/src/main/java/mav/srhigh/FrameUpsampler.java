@@ -9,10 +9,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import javax.imageio.ImageIO;
-import mav.common.diffusion.DdimScheduler;
-import mav.common.diffusion.DenoisingLoop;
-import mav.common.diffusion.GaussianNoise;
-import mav.common.diffusion.SchedulerConfig;
 import mav.common.event.EventCodec;
 import mav.common.event.PromptRequest;
 import mav.common.event.StageEvent;
@@ -21,8 +17,7 @@ import mav.common.onnx.ModelLoadException;
 import mav.common.onnx.ModelRepository;
 import mav.common.onnx.OnnxModel;
 import mav.common.onnx.OrtSettings;
-import mav.common.onnx.StageModels;
-import mav.common.stage.PipelineStage;
+import mav.common.stage.DiffusionStage;
 import mav.common.stage.StageContext;
 import mav.common.tensor.Tensor;
 import mav.common.tensor.Tensors;
@@ -35,8 +30,7 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
  * metadata file.
  */
 @ApplicationScoped
-public class FrameUpsampler implements PipelineStage {
-    private final StageModels models = new StageModels();
+public class FrameUpsampler extends DiffusionStage {
     private OnnxModel upsampler;
     private int height;
     private int width;
@@ -65,11 +59,6 @@ public class FrameUpsampler implements PipelineStage {
     }
 
     @Override
-    public String modelVersion() {
-        return models.versionTag();
-    }
-
-    @Override
     public Map<String, String> run(StageEvent input, StageContext context) throws Exception {
         PromptRequest request = input.request();
         String jobId = request.jobId();
@@ -81,10 +70,9 @@ public class FrameUpsampler implements PipelineStage {
         double fps = request.fps() * (double) (f - 1) / Math.max(1, keyframes - 1);
 
         // 2. one initial noise for all frames
-        SchedulerConfig sc = upsampler.manifest().requireScheduler();
-        int steps = request.stepsFor(StageName.SR_HIGH, sc.defaultSteps());
+        int steps = steps(upsampler, request);
         int framePixels = 3 * height * width;
-        float[] frameNoise = new GaussianNoise(request.seed(), "sr-high").next(framePixels);
+        float[] frameNoise = initialNoise(request, 3, height, width);
         int batches = (f + batchFrames - 1) / batchFrames;
 
         // 3. denoise batch by batch, streaming frames into the encoder
@@ -104,14 +92,13 @@ public class FrameUpsampler implements PipelineStage {
                 }
                 Tensor lowT = new Tensor(new long[] {n, 3, clip.dim(3), clip.dim(4)}, low);
                 long[] shape = {n, 3, height, width};
-                DdimScheduler scheduler = DdimScheduler.of(sc);
                 int done = b * steps;
-                float[] frames = context.infer(() -> DenoisingLoop.run(scheduler, steps,
-                        Tensors.repeat(frameNoise, n), (x, t) -> upsampler.run(new OnnxModel.Inputs()
+                float[] frames = denoise(upsampler, request, Tensors.repeat(frameNoise, n), (x, t) ->
+                        upsampler.run(new OnnxModel.Inputs()
                                 .put("sample", new Tensor(shape, x))
                                 .putLong("timestep", new long[] {n}, Tensors.filled(n, t))
                                 .put("low_res", lowT)).get("noise_pred").data(),
-                        null, (s, total) -> context.progress(done + s, batches * steps)));
+                        context, (s, total) -> context.progress(done + s, batches * steps));
                 for (int i = 0; i < n; i++) {
                     byte[] rgb = toRgb(frames, i * framePixels);
                     encoder.write(rgb);

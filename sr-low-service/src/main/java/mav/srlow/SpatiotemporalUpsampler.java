@@ -2,18 +2,13 @@ package mav.srlow;
 
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.Map;
-import mav.common.diffusion.DdimScheduler;
-import mav.common.diffusion.DenoisingLoop;
-import mav.common.diffusion.GaussianNoise;
-import mav.common.diffusion.SchedulerConfig;
 import mav.common.event.PromptRequest;
 import mav.common.event.StageEvent;
 import mav.common.event.StageName;
 import mav.common.onnx.ModelRepository;
 import mav.common.onnx.OnnxModel;
 import mav.common.onnx.OrtSettings;
-import mav.common.onnx.StageModels;
-import mav.common.stage.PipelineStage;
+import mav.common.stage.DiffusionStage;
 import mav.common.stage.StageContext;
 import mav.common.tensor.Tensor;
 import mav.common.tensor.Tensors;
@@ -23,8 +18,7 @@ import mav.common.tensor.Tensors;
  * frames at once, so detail added in one frame is carried to its neighbours.
  */
 @ApplicationScoped
-public class SpatiotemporalUpsampler implements PipelineStage {
-    private final StageModels models = new StageModels();
+public class SpatiotemporalUpsampler extends DiffusionStage {
     private OnnxModel upsampler;
     private int height;
     private int width;
@@ -43,31 +37,18 @@ public class SpatiotemporalUpsampler implements PipelineStage {
     }
 
     @Override
-    public String modelVersion() {
-        return models.versionTag();
-    }
-
-    @Override
     public Map<String, String> run(StageEvent input, StageContext context) throws Exception {
         PromptRequest request = input.request();
         // 1. the 64×64 clip
         Tensor lowRes = context.fetchTensor("frames_64").requireShape("frames_64", 1, 3, -1, -1, -1);
-        int f = (int) lowRes.dim(2);
-        long[] shape = {1, 3, f, height, width};
+        long[] shape = {1, 3, lowRes.dim(2), height, width};
 
-        // 2. timesteps and noise
-        SchedulerConfig sc = upsampler.manifest().requireScheduler();
-        DdimScheduler scheduler = DdimScheduler.of(sc);
-        int steps = request.stepsFor(StageName.SR_LOW, sc.defaultSteps());
-        float[] noise = new GaussianNoise(request.seed(), "sr-low").next(Math.toIntExact(Tensor.elementCount(shape)));
-
-        // 3. denoise, conditioned on the low-resolution clip
-        float[] clip = context.infer(() -> DenoisingLoop.run(scheduler, steps, noise, (x, t) ->
+        // 2. denoise, conditioned on the low-resolution clip
+        float[] clip = denoise(upsampler, request, initialNoise(request, shape), (x, t) ->
                 upsampler.run(new OnnxModel.Inputs()
                         .put("sample", new Tensor(shape, x))
                         .putLong("timestep", new long[] {1}, new long[] {t})
-                        .put("low_res", lowRes)).get("noise_pred").data(),
-                null, context::progress));
+                        .put("low_res", lowRes)).get("noise_pred").data(), context);
 
         return Map.of("frames_256", context.storeTensor("frames.npy", new Tensor(shape, Tensors.clamp(clip, -1f, 1f))));
     }

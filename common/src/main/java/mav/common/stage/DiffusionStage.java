@@ -1,0 +1,50 @@
+package mav.common.stage;
+
+import mav.common.diffusion.DdimScheduler;
+import mav.common.diffusion.DenoisingLoop;
+import mav.common.diffusion.Denoiser;
+import mav.common.diffusion.GaussianNoise;
+import mav.common.diffusion.SchedulerConfig;
+import mav.common.event.PromptRequest;
+import mav.common.onnx.OnnxModel;
+import mav.common.onnx.StageModels;
+import mav.common.tensor.Tensor;
+
+/**
+ * A stage whose models are diffusion denoisers: it owns its loaded models and samples with the scheduler each
+ * model's manifest names, the step count the request asks for (or the manifest's default), and noise drawn from
+ * the job's seed on a stream named after the stage.
+ */
+public abstract class DiffusionStage implements PipelineStage {
+    protected final StageModels models = new StageModels();
+
+    @Override
+    public String modelVersion() {
+        return models.versionTag();
+    }
+
+    /** Initial noise of {@code shape} for this job: the same seed always gives the same noise. */
+    protected float[] initialNoise(PromptRequest request, long... shape) {
+        return new GaussianNoise(request.seed(), name().id()).next(Math.toIntExact(Tensor.elementCount(shape)));
+    }
+
+    /** Samples with DDIM, counting the time as inference and reporting each step as progress. */
+    protected float[] denoise(OnnxModel model, PromptRequest request, float[] initialNoise, Denoiser denoiser,
+            StageContext context) throws Exception {
+        return denoise(model, request, initialNoise, denoiser, context, context::progress);
+    }
+
+    /** As {@link #denoise(OnnxModel, PromptRequest, float[], Denoiser, StageContext)}, with its own progress. */
+    protected float[] denoise(OnnxModel model, PromptRequest request, float[] initialNoise, Denoiser denoiser,
+            StageContext context, DenoisingLoop.StepListener progress) throws Exception {
+        return context.infer(() -> DenoisingLoop.run(DdimScheduler.of(model.manifest().requireScheduler()),
+                steps(model, request), initialNoise, denoiser,
+                new GaussianNoise(request.seed(), name().id() + "/steps"), progress));
+    }
+
+    /** The step count of this job in this stage. */
+    protected int steps(OnnxModel model, PromptRequest request) {
+        SchedulerConfig sc = model.manifest().requireScheduler();
+        return request.stepsFor(name(), sc.defaultSteps());
+    }
+}
