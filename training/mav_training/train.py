@@ -71,19 +71,31 @@ class EMA:
 GAMMA = 5.0
 
 
-def diffusion_loss(model, x0, gen, **kw):
-    """ε-prediction loss with Min-SNR-γ weighting (γ = 5): mean over the batch of min(SNR_t, γ)/SNR_t · |ε̂ − ε|²,
-    computed as min(SNR_t, γ)·|x̂0 − x0|² (the same thing for an x0-parameterised network, without the huge
-    1/(1−ᾱ) factors at small t)."""
-    x_t, t, eps = noisy(x0, gen)
-    a = AC[t]
+def diffusion_loss(model, x0, gen, offset=0.0, **kw):
+    """ε-prediction loss for an x0-parameterised network: min(max(SNR_t, 1), γ)·|x̂0 − x0|² with γ = 5, i.e. the
+    "truncated SNR" weighting of progressive distillation (Salimans & Ho, 2022) capped like Min-SNR-γ (Hang et al.,
+    2023): without the floor of 1 the first sampling steps (t ≈ 960, SNR ≈ 0.003) get almost no gradient.
+
+    offset: "offset noise" (a per-clip, per-channel constant added to ε with this std). Why: under the cosine
+    schedule the mean of x_t still reveals the background colour at t = 960, so a model trained without it reads the
+    background off x_t and ignores the image embedding; sampling starts from zero-mean noise and then always gives a
+    gray background. With offset noise the mean of x_t is unreliable and the embedding has to carry the colour."""
+    t = torch.randint(0, 1000, (x0.shape[0],), generator=gen)
+    eps = torch.randn(x0.shape, generator=gen)
+    if offset:
+        eps = eps + offset * torch.randn(x0.shape[:2] + (1,) * (x0.ndim - 2), generator=gen)
+    a = AC[t].view(-1, *([1] * (x0.ndim - 1)))
+    x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
     snr = a / (1 - a)
-    w = torch.clamp(snr, max=GAMMA).view(-1, *([1] * (x0.ndim - 1)))
+    w = torch.clamp(snr, min=1.0, max=GAMMA)
     if getattr(model, "x0_param", False):
         x0_hat = model(x_t, t, return_x0=True, **kw)
         return (w * (x0_hat - x0) ** 2).mean()
     pred = model(x_t, t, **kw)
-    return ((w / snr.view_as(w)) * (pred - eps) ** 2).mean()
+    return ((w / snr) * (pred - eps) ** 2).mean()
+
+
+OFFSET_NOISE = 0.2
 
 
 def noisy(x0, gen):
@@ -261,7 +273,7 @@ class DecoderStage(Stage):
             emb = self.clip.image(imgs)
         emb = emb * (torch.rand(n, generator=self.gen) >= 0.1).float()[:, None]
         fps = torch.full((n,), 8.0)
-        return diffusion_loss(self.model, imgs, self.gen, image_embed=emb, fps=fps)
+        return diffusion_loss(self.model, imgs, self.gen, OFFSET_NOISE, image_embed=emb, fps=fps)
 
 
 class DecoderVideoStage(Stage):
@@ -291,7 +303,7 @@ class DecoderVideoStage(Stage):
         with torch.no_grad():
             emb = self.clip.image(v[:, :, 0])
         emb = emb * (torch.rand(n, generator=self.gen) >= 0.1).float()[:, None]
-        return diffusion_loss(self.model, v, self.gen, image_embed=emb, fps=torch.tensor(fps))
+        return diffusion_loss(self.model, v, self.gen, OFFSET_NOISE, image_embed=emb, fps=torch.tensor(fps))
 
 
 def make_interpolator():
@@ -338,7 +350,7 @@ class InterpolatorStage(DecoderVideoStage):
         mask[:, :, ::skip] = 1
         with torch.no_grad():
             emb = self.clip.image(v[:, :, 0])
-        return diffusion_loss(self.model, v, self.gen, image_embed=emb, fps=torch.tensor(fps),
+        return diffusion_loss(self.model, v, self.gen, OFFSET_NOISE, image_embed=emb, fps=torch.tensor(fps),
                               frame_skip=torch.full((n,), float(skip)), cond=torch.cat([v * mask, mask], dim=1))
 
 
