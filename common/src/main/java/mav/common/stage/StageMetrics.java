@@ -11,6 +11,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * inference, store) and per job, denoising steps (whose rate is steps per second) and jobs in flight.
  */
 public final class StageMetrics {
+    /** Why a job failed, as the {@code reason} tag of the failed-jobs counter. */
+    enum FailureReason {
+        INVALID_EVENT, MISSING_BLOB, OBJECT_STORE, MODEL_NOT_LOADED, INVALID_INPUT, INTERNAL;
+
+        String tag() {
+            return name().toLowerCase();
+        }
+    }
     private final MeterRegistry registry;
     private final String stage;
     private final Counter received;
@@ -35,6 +43,10 @@ public final class StageMetrics {
         fetch = histogram("mav.stage.phase", "fetch");
         inference = histogram("mav.stage.phase", "inference");
         store = histogram("mav.stage.phase", "store");
+        // every failure reason exists from the start, so rates and alerts read 0 rather than "no data"
+        for (FailureReason reason : FailureReason.values()) {
+            failedCounter(reason);
+        }
         registry.gauge("mav.stage.in.flight", java.util.List.of(io.micrometer.core.instrument.Tag.of("stage", stage)),
                 inFlight);
     }
@@ -62,10 +74,14 @@ public final class StageMetrics {
         inFlight.decrementAndGet();
     }
 
-    void failed(String reason) {
-        Counter.builder("mav.stage.jobs.failed").tag("stage", stage).tag("reason", reason)
-                .description("jobs that ended in a failed status").register(registry).increment();
+    void failed(FailureReason reason) {
+        failedCounter(reason).increment();
         inFlight.decrementAndGet();
+    }
+
+    private Counter failedCounter(FailureReason reason) {
+        return Counter.builder("mav.stage.jobs.failed").tag("stage", stage).tag("reason", reason.tag())
+                .description("jobs that ended in a failed status").register(registry);
     }
 
     void step() {

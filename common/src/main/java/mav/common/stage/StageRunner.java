@@ -178,22 +178,22 @@ public class StageRunner {
         return event;
     }
 
-    private static String category(Exception e) {
+    private static StageMetrics.FailureReason category(Exception e) {
         if (e instanceof InvalidEventException) {
-            return "invalid_event";
+            return StageMetrics.FailureReason.INVALID_EVENT;
         }
         if (e instanceof BlobNotFoundException) {
-            return "missing_blob";
+            return StageMetrics.FailureReason.MISSING_BLOB;
         }
         if (e instanceof BlobStoreException) {
-            return "object_store";
+            return StageMetrics.FailureReason.OBJECT_STORE;
         }
         if (e instanceof ModelLoadException) {
-            return "model_not_loaded";
+            return StageMetrics.FailureReason.MODEL_NOT_LOADED;
         }
         if (e instanceof IllegalArgumentException) {
-            return "invalid_input";
+            return StageMetrics.FailureReason.INVALID_INPUT;
         }
-        return "internal";
+        return StageMetrics.FailureReason.INTERNAL;
     }
 }
