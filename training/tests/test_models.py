@@ -39,6 +39,20 @@ class TemporalIdentityTest(unittest.TestCase):
         self.assertTrue(torch.allclose(video, per_frame, atol=1e-5))
 
 
+class X0ParameterisationTest(unittest.TestCase):
+    def test_scheduler_recovers_the_networks_x0_from_its_eps_output(self):
+        from mav_training.schedulers import DDIMScheduler
+        torch.manual_seed(0)
+        m = SpaceTimeUNet(**dict(sr_high_config(tiny=True), x0_param=True)).eval()
+        x, lo, t = torch.randn(1, 3, 48, 48), torch.randn(1, 3, 16, 16), 700
+        eps = m(x, torch.tensor([t]), cond=lo)
+        x0 = m(x, torch.tensor([t]), cond=lo, return_x0=True)
+        s = DDIMScheduler(clip_sample=False)
+        s.set_timesteps(10)
+        x0_from_eps, _ = s.predict(eps.double(), t, x.double())
+        self.assertTrue(torch.allclose(x0_from_eps.float(), x0, atol=1e-4))
+
+
 class ShapeTest(unittest.TestCase):
     def test_space_to_depth_round_trip(self):
         x = torch.randn(2, 3, 12, 12)
