@@ -219,6 +219,23 @@ class LocalPipelineIT {
                 "a stage reported 'already done': " + st);
     }
 
+    @Test
+    @Order(4)
+    void aMidPipelineEventForAnUnknownJobFailsWithTheMissingObjectAndIsDeadLettered() throws Exception {
+        String ghost = "it-ghost-" + System.currentTimeMillis();
+        StageEvent event = new StageEvent(PromptRequest.of(ghost, "a green star").withDefaults(), StageName.DECODER,
+                Map.of("image_embed", "jobs/" + ghost + "/prior/image_embed.npy",
+                        "keyframes", "jobs/" + ghost + "/decoder/keyframes.npy"), Map.of(), Map.of());
+        publish(endpoints.topic("keyframes"), ghost, EventCodec.toJson(event));
+        StatusEvent failed = awaitRecord(() -> statuses(ghost).stream()
+                .filter(s -> s.state() == StatusEvent.State.FAILED).findFirst().orElse(null), JOB_TIMEOUT);
+        assertEquals("interpolation", failed.stage());
+        assertTrue(failed.message().contains("jobs/" + ghost + "/decoder/keyframes.npy")
+                && failed.message().contains("does not exist"), failed.message());
+        awaitRecord(() -> seen.stream().filter(r -> r.topic().equals(endpoints.topic("dead-letter"))
+                && ghost.equals(r.key())).findFirst().orElse(null), Duration.ofSeconds(60));
+    }
+
     // ---- helpers
 
     private StageEvent awaitVideo(String job) {
