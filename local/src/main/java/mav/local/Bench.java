@@ -23,9 +23,10 @@ import mav.common.event.StatusEvent;
  * {@code (total - sum of inferenceMs) / total}.
  */
 final class Bench {
-    private static final String[] PROMPTS = {"a red fish swimming left", "a dog running on the beach",
-        "clouds moving over a mountain", "a cat playing with yarn", "fireworks over a city at night",
-        "a sailboat on a calm lake", "a horse galloping in a field", "rain falling on a window"};
+    /** Prompts of the synthetic world the shipped models know: every colour, shape and direction, some unseen. */
+    private static final String[] PROMPTS = {"a red fish swimming left", "a green arrow pointing up",
+        "a blue circle on a white background", "an orange star on a gray background", "a purple fish swimming right",
+        "a yellow triangle", "a red arrow pointing down on a black background", "a green square on a white background"};
 
     /** What was seen of one job. */
     static final class JobRecord {

@@ -181,7 +181,7 @@ class LocalPipelineIT {
         String good = "it-after-" + System.currentTimeMillis();
         publish(endpoints.topic("prompts"), bad, "{not json");
         publish(endpoints.topic("prompts"), empty, "{\"jobId\":\"" + empty + "\",\"prompt\":\"\"}");
-        publish(endpoints.topic("prompts"), good, EventCodec.toJson(new PromptRequest(good, "a dog running", null, 7L,
+        publish(endpoints.topic("prompts"), good, EventCodec.toJson(new PromptRequest(good, "a yellow star", null, 7L,
                 null, null, Map.of("prior", 1, "decoder", 1, "interpolation", 1, "srLow", 1, "srHigh", 1))));
 
         for (String job : List.of(bad, empty)) {
