@@ -1,5 +1,6 @@
-"""Evaluation of the trained pipeline with the PyTorch reference sampler on prompts built from held-out
-colour-shape pairs (never in any caption), plus a contact sheet.
+"""Evaluation of the trained pipeline with the PyTorch reference sampler on prompts that are not training captions:
+seen colour-shape pairs in new phrasings, and the held-out pairs (never in any caption), reported apart; plus a
+contact sheet and per-model metrics for the manifests (checkpoints/metrics.json, read by the export).
 
   python3 -m mav_training.evaluate [--seeds 2] [--out ../docs]
 
@@ -25,12 +26,15 @@ import torch
 
 from . import world as W
 
+# Seen colour-shape pairs in phrasings that are not training captions (template mixes), then held-out pairs.
 PROMPTS = [
-    "a red star on a white background", "a red star", "a blue triangle on a gray background", "a blue triangle",
-    "a purple square on a black background", "a purple square", "a green fish swimming left",
-    "a green fish swimming right", "a green fish swimming left on a white background",
-    "a yellow arrow pointing down on a gray background", "an orange arrow pointing up on a white background",
-    "a blue arrow pointing left",
+    "a star that is yellow on a black background", "a circle that is orange on a white background",
+    "a square that is red on a gray background", "a purple triangle, on a white background",
+    "a green circle, on a gray background", "a fish swimming right, blue", "a fish swimming left, red, on a gray background",
+    "a purple fish facing right on a white background", "a yellow arrow pointing down on gray",
+    "an orange arrow pointing up on white", "a blue arrow pointing left on black", "a red arrow pointing right on black",
+    "a red star on a white background", "a red star", "a blue triangle", "a purple square on a black background",
+    "a green fish swimming left", "a green fish swimming right on a gray background",
 ]
 SPEED_PROMPTS = ["a green fish swimming right", "a yellow arrow pointing down"]
 
@@ -64,7 +68,7 @@ _AREAS = {}
 
 
 def classify_shape(mask):
-    """Nearest template (shape, facing) by IoU at the mask's centroid and area."""
+    """Nearest template (shape, facing) by IoU at the mask's centroid, at radii around its area."""
     ys, xs = np.nonzero(mask)
     if len(xs) < 12:
         return None, None, 0.0
@@ -79,19 +83,21 @@ def classify_shape(mask):
                 _AREAS[key] = [(W.render({"colour": "red", "shape": shape, "background": "black", "direction": d,
                                           "radius": r, "center": (0.5, 0.5)}, mask.shape[0])[0] > 0).sum()
                                for r in radii]
-            sizes = _AREAS[key]
-            r = radii[int(np.argmin(np.abs(np.array(sizes) - area)))]
-            sc = {"colour": "red", "shape": shape, "background": "black", "direction": d, "radius": r,
-                  "center": (cx, cy)}
-            tm = W.render(sc, mask.shape[0])[0] > 0
-            # recentre on the template's own centroid (shapes are not centred on their bounding circle)
-            ty, tx = np.nonzero(tm)
-            if len(tx):
-                sc["center"] = (2 * cx - (tx.mean() + 0.5) / mask.shape[1], 2 * cy - (ty.mean() + 0.5) / mask.shape[0])
+            sizes = np.array(_AREAS[key])
+            # a few radii around the area match: the mask's threshold and sub-pixel position shift its area
+            for r in radii[np.argsort(np.abs(sizes - area))[:4]]:
+                sc = {"colour": "red", "shape": shape, "background": "black", "direction": d, "radius": r,
+                      "center": (cx, cy)}
                 tm = W.render(sc, mask.shape[0])[0] > 0
-            iou = (tm & mask).sum() / max(1, (tm | mask).sum())
-            if iou > best[2]:
-                best = (shape, d, float(iou))
+                # recentre on the template's own centroid (shapes are not centred on their bounding circle)
+                ty, tx = np.nonzero(tm)
+                if len(tx):
+                    sc["center"] = (2 * cx - (tx.mean() + 0.5) / mask.shape[1],
+                                    2 * cy - (ty.mean() + 0.5) / mask.shape[0])
+                    tm = W.render(sc, mask.shape[0])[0] > 0
+                iou = (tm & mask).sum() / max(1, (tm | mask).sum())
+                if iou > best[2]:
+                    best = (shape, d, float(iou))
     return best
 
 
@@ -126,6 +132,7 @@ def run(checkpoints, seeds, out_docs, steps, with_interp=True):
             shape, facing, iou = classify_shape(a["fg"][k])
             mdir, dist = motion_direction(a["centroids"])
             row = {"prompt": prompt, "seed": seed, "seen_caption": prompt in corpus,
+                   "held_out": W.is_held_out(want.get("colour"), want.get("shape")),
                    "colour_ok": a["colour"] == want.get("colour"), "colour": a["colour"],
                    "shape_ok": shape == want.get("shape"), "shape": shape, "iou": round(iou, 2),
                    "bg_ok": (a["bg"] == want["background"]) if "background" in want else None, "bg": a["bg"],
@@ -152,9 +159,9 @@ def run(checkpoints, seeds, out_docs, steps, with_interp=True):
             speed.append({"prompt": prompt, "fps": fps, "frame_widths_per_s": round(dist / 64 / (15 / fps), 4)})
             print(json.dumps(speed[-1]), flush=True)
     summary = summarise(rows, speed)
-    # contact sheet: 4 keyframes at 2×, first frame after SR^t_l (256) and SR_h (768 shown at 256)
+    # contact sheet: 4 keyframes at 4×, first frame after SR^t_l (256) and SR_h (768 shown at 256)
     sheet_rows = []
-    for prompt in PROMPTS[::2][:6]:
+    for prompt in [PROMPTS[i] for i in (0, 5, 8, 11, 12, 16)]:
         out = samples.get(prompt) or pipe.generate(prompt, 0, 8.0, 3.0, steps, until="interpolator")
         short = out["frames_64"][:, :, :2]
         f256 = pipe.sr_low(short, torch.Generator().manual_seed(0), steps.get("sr_low", 10))
@@ -172,12 +179,16 @@ def run(checkpoints, seeds, out_docs, steps, with_interp=True):
 
 
 def summarise(rows, speed):
-    def rate(key):
-        v = [r[key] for r in rows if r.get(key) is not None]
+    def rate(key, subset):
+        v = [r[key] for r in subset if r.get(key) is not None]
         return round(float(np.mean(v)), 3) if v else None
-    s = {k: rate(k) for k in ("colour_ok", "shape_ok", "bg_ok", "facing_ok", "motion_ok", "present_keyframes",
-                              "present_76", "flicker_keyframes", "flicker_76")}
-    s["samples"] = len(rows)
+    s = {}
+    for group, subset in (("seen_pairs", [r for r in rows if not r["held_out"]]),
+                          ("held_out_pairs", [r for r in rows if r["held_out"]])):
+        s[group] = {k: rate(k, subset) for k in ("colour_ok", "shape_ok", "bg_ok", "facing_ok", "motion_ok",
+                                                 "present_keyframes", "present_76", "flicker_keyframes", "flicker_76")}
+        s[group]["samples"] = len(subset)
+    s["captions_among_prompts"] = sum(r["seen_caption"] for r in rows)
     by_prompt = {}
     for sp in speed:
         by_prompt.setdefault(sp["prompt"], []).append(sp["frame_widths_per_s"])
@@ -186,32 +197,19 @@ def summarise(rows, speed):
     return s
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoints", default="checkpoints")
-    p.add_argument("--seeds", type=int, default=2)
-    p.add_argument("--out", default="../docs")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--decoder-steps", type=int, default=50)
-    p.add_argument("--interpolator-steps", type=int, default=25)
-    a = p.parse_args()
-    torch.set_num_threads(a.threads)
-    steps = {"decoder": a.decoder_steps, "interpolator": a.interpolator_steps}
-    from .sample import Pipeline
-    cp = clip_prior_metrics(Pipeline(a.checkpoints))
-    print(json.dumps(cp), flush=True)
-    rows, speed, summary, timings = run(a.checkpoints, a.seeds, a.out, steps)
-    summary.update(cp)
-    res = {"summary": summary, "rows": rows, "speed": speed, "steps": steps}
-    with open(os.path.join(a.checkpoints, "eval.json"), "w") as f:
-        json.dump(res, f, indent=1)
-    with open(os.path.join(a.checkpoints, "eval.md"), "w") as f:
-        f.write(markdown(res))
-    print(json.dumps(summary, indent=1))
-
-
-if __name__ == "__main__":
-    main()
+def manifest_metrics(summary, steps):
+    """What each model's manifest reports (export reads checkpoints/metrics.json)."""
+    seen, held = summary["seen_pairs"], summary["held_out_pairs"]
+    pick = lambda d, keys: {k: d[k] for k in keys}
+    video = ("colour_ok", "shape_ok", "bg_ok", "facing_ok", "motion_ok", "present_keyframes", "flicker_keyframes")
+    return {
+        "text_encoder": pick(summary, [k for k in summary if k.startswith("clip_")]),
+        "prior": pick(summary, [k for k in summary if k.startswith("prior_")]),
+        "decoder": {"sampling_steps": steps["decoder"], "seen_pairs": pick(seen, video),
+                    "held_out_pairs": pick(held, video), "speed_ratio_max_min": summary["speed_ratio_max_min"]},
+        "interpolator": {"sampling_steps": steps["interpolator"], "present_76": seen["present_76"],
+                         "flicker_76": seen["flicker_76"]},
+    }
 
 
 @torch.no_grad()
@@ -269,17 +267,20 @@ def markdown(res):
     """The evaluation section of docs/models.md."""
     s = res["summary"]
     pct = lambda v: "–" if v is None else f"{100 * v:.0f} %"
-    lines = ["| measure | value |", "|---|---|"]
+    seen, held = s["seen_pairs"], s["held_out_pairs"]
+    lines = [f"| measure | seen pairs, new phrasings ({seen['samples']} samples) | held-out pairs "
+             f"({held['samples']} samples) |", "|---|---|---|"]
     for k, label in [("colour_ok", "colour right (nearest palette colour of the foreground)"),
                      ("shape_ok", "shape right (nearest template)"),
                      ("bg_ok", "background right (prompts that name one)"),
                      ("facing_ok", "facing right (fish, arrows: best template's orientation)"),
                      ("motion_ok", "moves the way the prompt says (fish, arrows; centroid, first → last keyframe)"),
                      ("present_keyframes", "object present, keyframes"), ("present_76", "object present, 76 frames")]:
-        lines.append(f"| {label} | {pct(s.get(k))} |")
+        lines.append(f"| {label} | {pct(seen.get(k))} | {pct(held.get(k))} |")
     for k, label in [("flicker_keyframes", "background flicker, keyframes (8-bit levels, std over frames)"),
                      ("flicker_76", "background flicker, 76 frames")]:
-        lines.append(f"| {label} | {s.get(k)} |")
+        lines.append(f"| {label} | {seen.get(k)} | {held.get(k)} |")
+    lines += ["", "| text side | value |", "|---|---|"]
     for k, label in [("clip_colour", "CLIP zero-shot colour (300 images)"), ("clip_shape", "CLIP zero-shot shape"),
                      ("clip_background", "CLIP zero-shot background"),
                      ("clip_held_out_colour", "CLIP colour, held-out pairs"),
@@ -298,11 +299,41 @@ def markdown(res):
     lines.append("")
     lines.append("Per sample (seed 0 and 1, fps 8, guidance 3):")
     lines.append("")
-    lines.append("| prompt | seed | colour | shape (IoU) | background | facing | motion |")
-    lines.append("|---|---|---|---|---|---|---|")
+    lines.append("| prompt | held out | seed | colour | shape (IoU) | background | facing | motion |")
+    lines.append("|---|---|---|---|---|---|---|---|")
     mark = lambda ok: "" if ok is None else ("✓" if ok else "✗")
     for r in res["rows"]:
-        lines.append(f"| {r['prompt']} | {r['seed']} | {r['colour']} {mark(r['colour_ok'])} | {r['shape']} "
+        lines.append(f"| {r['prompt']} | {mark(r['held_out']) if r['held_out'] else ''} | {r['seed']} | {r['colour']} {mark(r['colour_ok'])} | {r['shape']} "
                      f"({r['iou']}) {mark(r['shape_ok'])} | {r['bg']} {mark(r['bg_ok'])} | "
                      f"{mark(r.get('facing_ok'))} | {r.get('motion', '')} {mark(r.get('motion_ok'))} |")
     return "\n".join(lines) + "\n"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoints", default="checkpoints")
+    p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--out", default="../docs")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--decoder-steps", type=int, default=50)
+    p.add_argument("--interpolator-steps", type=int, default=25)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    steps = {"decoder": a.decoder_steps, "interpolator": a.interpolator_steps}
+    from .sample import Pipeline
+    cp = clip_prior_metrics(Pipeline(a.checkpoints))
+    print(json.dumps(cp), flush=True)
+    rows, speed, summary, timings = run(a.checkpoints, a.seeds, a.out, steps)
+    summary.update(cp)
+    res = {"summary": summary, "rows": rows, "speed": speed, "steps": steps}
+    with open(os.path.join(a.checkpoints, "eval.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    with open(os.path.join(a.checkpoints, "eval.md"), "w") as f:
+        f.write(markdown(res))
+    with open(os.path.join(a.checkpoints, "metrics.json"), "w") as f:
+        json.dump(manifest_metrics(summary, steps), f, indent=1)
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()

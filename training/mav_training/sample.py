@@ -52,20 +52,25 @@ class Pipeline:
         self.timings[name] = round(time.time() - t0, 2)
 
     @torch.no_grad()
-    def image_embed(self, prompt, gen, guidance=3.0, steps=STEPS["prior"]):
+    def image_embed(self, prompt, gen, guidance=3.0, steps=STEPS["prior"], candidates=2):
+        """As the Java stage: `candidates` samples at once (rows [cond…, uncond…]), the one closest to the text
+        embedding kept, projected back on the unit sphere the decoder was trained on."""
         t0 = time.time()
         ids = torch.tensor([self.tok.encode(prompt)])
         te, tt = self.m["clip"].text(ids)
-        te2, tt2 = torch.cat([te, torch.zeros_like(te)]), torch.cat([tt, torch.zeros_like(tt)])
+        n = candidates
+        te2 = torch.cat([te.expand(n, -1), torch.zeros(n, te.shape[1])])
+        tt2 = torch.cat([tt.expand(n, -1, -1), torch.zeros(n, *tt.shape[1:])])
         prior = self.m["prior"]
 
         def fn(x, t):
-            out = prior(torch.cat([x, x]), torch.full((2,), t), te2, tt2)
-            return out[1:] + guidance * (out[:1] - out[1:])
-        x = torch.randn(1, self.E, generator=gen)
+            out = prior(torch.cat([x, x]), torch.full((2 * n,), t), te2, tt2)
+            return out[n:] + guidance * (out[:n] - out[n:])
+        x = torch.randn(n, self.E, generator=gen)
         emb = denoise(fn, scheduler_for(dict(self.sched["prior"])), steps, x)
+        best = emb[(emb @ te[0] / emb.norm(dim=1)).argmax()][None]
         self._time("prior", t0)
-        return emb
+        return torch.nn.functional.normalize(best, dim=-1)
 
     @torch.no_grad()
     def keyframes(self, emb, gen, fps=8.0, guidance=3.0, steps=STEPS["decoder"], frames=16):

@@ -1,6 +1,7 @@
 package mav.prior;
 
 import jakarta.enterprise.context.ApplicationScoped;
+import java.util.Arrays;
 import java.util.Map;
 import mav.common.diffusion.ClassifierFreeGuidance;
 import mav.common.event.PromptRequest;
@@ -80,8 +81,9 @@ public class TextToImageEmbedding extends DiffusionStage {
             return ClassifierFreeGuidance.combine(out.get("predicted_image_embed").data(), request.guidanceScale());
         }, context);
 
-        // 4. keep the candidate closest to the text embedding
-        float[] best = closest(sample, text[0].data());
+        // 4. keep the candidate closest to the text embedding, on the unit sphere the decoder was trained on:
+        //    guidance extrapolates past it (|u + s(c - u)| > 1)
+        float[] best = unit(closest(sample, text[0].data()));
         return Map.of("image_embed", context.storeTensor("image_embed.npy", new Tensor(new long[] {1, embedDim}, best)));
     }
 
@@ -95,7 +97,7 @@ public class TextToImageEmbedding extends DiffusionStage {
         float[] best = null;
         double bestScore = Double.NEGATIVE_INFINITY;
         for (int c = 0; c < CANDIDATES; c++) {
-            float[] e = java.util.Arrays.copyOfRange(candidates, c * embedDim, (c + 1) * embedDim);
+            float[] e = Arrays.copyOfRange(candidates, c * embedDim, (c + 1) * embedDim);
             double dot = 0;
             double norm = 1e-12;
             for (int i = 0; i < embedDim; i++) {
@@ -109,5 +111,18 @@ public class TextToImageEmbedding extends DiffusionStage {
             }
         }
         return best;
+    }
+
+    private static float[] unit(float[] e) {
+        double norm = 0;
+        for (float v : e) {
+            norm += v * v;
+        }
+        float scale = (float) (1 / Math.sqrt(Math.max(norm, 1e-24)));
+        float[] out = new float[e.length];
+        for (int i = 0; i < e.length; i++) {
+            out[i] = e[i] * scale;
+        }
+        return out;
     }
 }
