@@ -81,7 +81,7 @@ class CLIP(nn.Module):
         ie = self.image(images)
         te, _ = self.text(ids)
         logits = self.logit_scale.exp().clamp(max=100) * ie @ te.t()
-        target = torch.eye(len(ids)) if same is None else same.float()
+        target = torch.eye(len(ids), device=ids.device) if same is None else same.float()
         target = target / target.sum(1, keepdim=True)
         li = -(target * logits.log_softmax(1)).sum(1).mean()
         lt = -(target.t() / target.t().sum(1, keepdim=True) * logits.t().log_softmax(1)).sum(1).mean()

@@ -22,7 +22,7 @@ def default(x, d):
 def sinusoidal(x, dim, max_period=10000.0):
     """[B] float → [B, dim] sinusoidal features."""
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=x.device) / half)
     args = x.float()[:, None] * freqs[None, :]
     return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
 
@@ -111,7 +111,7 @@ class RelativePositionBias(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(1, hidden), nn.SiLU(), nn.Linear(hidden, heads))
 
     def forward(self, frames):
-        pos = torch.arange(frames, dtype=torch.float32)
+        pos = torch.arange(frames, dtype=torch.float32, device=self.mlp[0].weight.device)
         rel = pos[None, :] - pos[:, None]
         rel = torch.sign(rel) * torch.log1p(rel.abs())
         return self.mlp(rel.unsqueeze(-1)).permute(2, 0, 1)  # heads f f

@@ -1,7 +1,8 @@
-"""Training by the Make-A-Video recipe on the synthetic world, on CPU, in resumable stages.
+"""Training by the Make-A-Video recipe on the synthetic world, in resumable stages, on CPU or a CUDA GPU.
 
   python3 -m mav_training.train --stage all            # everything, in order, then export to ../models
   python3 -m mav_training.train --stage decoder --minutes 20 --resume
+  python3 -m mav_training.train --stage all --device cuda --batch-scale 8 --minutes 30
 
 Stages (each saves checkpoints/<stage>.pt with raw and EMA weights, optimiser state and loss history):
   tokenizer      BPE on the captions (held-out colour-shape pairs never appear)
@@ -13,7 +14,9 @@ Stages (each saves checkpoints/<stage>.pt with raw and EMA weights, optimiser st
   interpolator   ↑F: fine-tuned from D^t with masked frames + mask channels (zero-initialised) and frame skip
   sr_low         SR^t_l: 64 → 256 spatiotemporal, random 64×64 crops of 256-px clips
   sr_high        SR_h: 256 → 768 per frame, random 96×96 crops
-Each stage runs for --minutes (or --steps) with torch.set_num_threads(1) and exports its model to --out.
+Each stage runs for --minutes (or --steps) with torch.set_num_threads(--threads) and exports its model to --out.
+Data and random numbers are made on the CPU whatever the device, so a batch is the same on CPU and GPU; a
+checkpoint holds CPU tensors, so training can move between machines with --resume.
 """
 import argparse
 import copy
@@ -50,6 +53,20 @@ def ckpt_path(root, stage):
     return os.path.join(root, f"{stage}.pt")
 
 
+def read_ckpt(root, stage):
+    return torch.load(ckpt_path(root, stage), map_location="cpu")
+
+
+def to_cpu(obj):
+    if torch.is_tensor(obj):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return {k: to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_cpu(v) for v in obj)
+    return obj
+
+
 class EMA:
     """Exponential moving average of weights, decay 0.999 with warm-up min(0.999, (1+n)/(10+n))."""
 
@@ -84,7 +101,10 @@ def diffusion_loss(model, x0, gen, offset=0.0, **kw):
     eps = torch.randn(x0.shape, generator=gen)
     if offset:
         eps = eps + offset * torch.randn(x0.shape[:2] + (1,) * (x0.ndim - 2), generator=gen)
-    a = AC[t].view(-1, *([1] * (x0.ndim - 1)))
+    dev = next(model.parameters()).device
+    x0, t, eps = x0.to(dev), t.to(dev), eps.to(dev)
+    kw = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in kw.items()}
+    a = AC.to(dev)[t].view(-1, *([1] * (x0.ndim - 1)))
     x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
     snr = a / (1 - a)
     w = torch.clamp(snr, min=1.0, max=GAMMA)
@@ -100,9 +120,9 @@ OFFSET_NOISE = 0.2
 
 def noisy(x0, gen):
     """(x_t, t, eps) with t uniform in 0..999 under the cosine schedule."""
-    t = torch.randint(0, 1000, (x0.shape[0],), generator=gen)
-    eps = torch.randn(x0.shape, generator=gen)
-    a = AC[t].view(-1, *([1] * (x0.ndim - 1)))
+    t = torch.randint(0, 1000, (x0.shape[0],), generator=gen).to(x0.device)
+    eps = torch.randn(x0.shape, generator=gen).to(x0.device)
+    a = AC.to(x0.device)[t].view(-1, *([1] * (x0.ndim - 1)))
     return a.sqrt() * x0 + (1 - a).sqrt() * eps, t, eps
 
 
@@ -136,6 +156,8 @@ class Stage:
         self.root = args.checkpoints
         self.world = W.World(SEED)
         self.gen = torch.Generator().manual_seed(SEED + STAGES.index(self.name))
+        self.device = torch.device(args.device)
+        self.batch = BATCH[self.name] * args.batch_scale
         self.step_n = 0
         self.elapsed = 0.0
         self.losses = []
@@ -143,16 +165,20 @@ class Stage:
     def params(self):
         return self.model.parameters()
 
+    def keep(self, n, p_drop):
+        """Condition-dropout mask, 1 for the rows that keep their condition, drawn on the CPU generator."""
+        return (torch.rand(n, generator=self.gen) >= p_drop).float().to(self.device)
+
     def save(self):
         state = {"model": self.model.state_dict(), "ema": self.ema.model.state_dict(), "ema_n": self.ema.n,
                  "opt": self.opt.state_dict(), "step": self.step_n, "elapsed": self.elapsed, "losses": self.losses,
-                 "gen": self.gen.get_state(), "batch": BATCH[self.name], "lr": LR[self.name]}
+                 "gen": self.gen.get_state(), "batch": self.batch, "lr": LR[self.name]}
         tmp = ckpt_path(self.root, self.name) + ".tmp"
-        torch.save(state, tmp)
+        torch.save(to_cpu(state), tmp)
         os.replace(tmp, ckpt_path(self.root, self.name))
 
     def load(self):
-        s = torch.load(ckpt_path(self.root, self.name))
+        s = read_ckpt(self.root, self.name)
         self.model.load_state_dict(s["model"])
         self.ema.model.load_state_dict(s["ema"])
         self.ema.n = s["ema_n"]
@@ -163,6 +189,9 @@ class Stage:
     def run(self):
         os.makedirs(self.root, exist_ok=True)
         self.build()
+        for m in vars(self).values():  # the trained model and the frozen ones it learns from (CLIP)
+            if isinstance(m, torch.nn.Module):
+                m.to(self.device)
         self.ema = EMA(self.model)
         self.opt = torch.optim.AdamW(self.params(), lr=LR[self.name], weight_decay=0.0)
         if self.args.resume and os.path.exists(ckpt_path(self.root, self.name)):
@@ -205,7 +234,7 @@ def load_tokenizer(root):
 
 
 def load_ema(root, stage, model):
-    s = torch.load(ckpt_path(root, stage))
+    s = read_ckpt(root, stage)
     model.load_state_dict(s["ema"])
     return model.eval()
 
@@ -223,13 +252,13 @@ class ClipStage(Stage):
         self.model = CLIP(len(self.tok), E)
 
     def loss(self):
-        n = BATCH["clip"]
+        n = self.batch
         imgs, caps, scenes = image_batch(self.world, self.step_n * n, n)
         ids = torch.tensor([self.tok.encode(c) for c in caps])
         attrs = [W.caption_attributes(c) for c in caps]
         # same[i, j]: caption j is true of image i (many captions fit many images in this world)
         same = torch.tensor([[W.consistent(attrs[j], scenes[i]) for j in range(n)] for i in range(n)])
-        return self.model.loss(imgs, ids, same)
+        return self.model.loss(imgs.to(self.device), ids.to(self.device), same.to(self.device))
 
 
 class PriorStage(Stage):
@@ -240,15 +269,15 @@ class PriorStage(Stage):
         self.model = DiffusionPrior(E)
 
     def loss(self):
-        n = BATCH["prior"]
+        n = self.batch
         imgs, caps, _ = image_batch(self.world, 10_000_000 + self.step_n * n, n)
         ids = torch.tensor([self.tok.encode(c) for c in caps])
         with torch.no_grad():
-            target = self.clip.image(imgs)
-            te, tt = self.clip.text(ids)
-        drop = (torch.rand(n, generator=self.gen) < 0.1).float()
-        te = te * (1 - drop)[:, None]
-        tt = tt * (1 - drop)[:, None, None]
+            target = self.clip.image(imgs.to(self.device))
+            te, tt = self.clip.text(ids.to(self.device))
+        keep = self.keep(n, 0.1)
+        te = te * keep[:, None]
+        tt = tt * keep[:, None, None]
         x_t, t, _ = noisy(target, self.gen)
         pred = self.model(x_t, t, te, tt)
         return F.mse_loss(pred, target) * E
@@ -267,19 +296,25 @@ class DecoderStage(Stage):
         self.model = make_decoder()
 
     def loss(self):
-        n = BATCH[self.name]
-        imgs, _, _ = image_batch(self.world, 20_000_000 + self.step_n * n, n)
+        return self.image_loss(self.batch, 20_000_000)
+
+    def image_loss(self, n, offset):
+        imgs, _, _ = image_batch(self.world, offset + self.step_n * n, n)
+        imgs = imgs.to(self.device)
         with torch.no_grad():
-            emb = self.clip.image(imgs)
-        emb = emb * (torch.rand(n, generator=self.gen) >= 0.1).float()[:, None]
+            emb = self.clip.image(imgs) * self.keep(n, 0.1)[:, None]
         fps = torch.full((n,), 8.0)
         return diffusion_loss(self.model, imgs, self.gen, OFFSET_NOISE, image_embed=emb, fps=fps)
 
 
-class DecoderVideoStage(Stage):
-    """D^t: the image decoder with its temporal layers switched on, on unlabelled clips."""
+class DecoderVideoStage(DecoderStage):
+    """D^t: the image decoder with its temporal layers switched on, on unlabelled clips, plus a batch of independent
+    images every step (joint image-video training, as in Ho et al.'s Video Diffusion Models). Why: a step holds only
+    3 clips, i.e. 3 objects; the images keep the spatial layers learning shapes from many objects while the clips
+    teach motion. The images carry no text either: they are conditioned on their own CLIP embedding, like D."""
     name = "decoder_video"
     frames = 16
+    joint_images = 16
 
     def build(self):
         self.clip, _ = load_clip(self.root)
@@ -293,17 +328,16 @@ class DecoderVideoStage(Stage):
         for k in range(n):
             v, _, _, _ = self.world.video(offset + self.step_n * n + k, frames, fps_list[k], 64)
             vids.append(v)
-        v = torch.from_numpy(np.stack(vids))
-        return v
+        return torch.from_numpy(np.stack(vids)).to(self.device)
 
     def loss(self):
-        n = BATCH[self.name]
+        n = self.batch
         fps = [fps_for(self.progress, self.rng) for _ in range(n)]
         v = self.clips(n, self.frames, fps, 30_000_000)
         with torch.no_grad():
-            emb = self.clip.image(v[:, :, 0])
-        emb = emb * (torch.rand(n, generator=self.gen) >= 0.1).float()[:, None]
-        return diffusion_loss(self.model, v, self.gen, OFFSET_NOISE, image_embed=emb, fps=torch.tensor(fps))
+            emb = self.clip.image(v[:, :, 0]) * self.keep(n, 0.1)[:, None]
+        video = diffusion_loss(self.model, v, self.gen, OFFSET_NOISE, image_embed=emb, fps=torch.tensor(fps))
+        return video + self.image_loss(self.joint_images * self.args.batch_scale, 40_000_000)
 
 
 def make_interpolator():
@@ -340,13 +374,13 @@ class InterpolatorStage(DecoderVideoStage):
         self.rng = np.random.default_rng(SEED + 6)
 
     def loss(self):
-        n = BATCH[self.name]
+        n = self.batch
         skip = int(self.rng.integers(2, 6))
         frames = (self.keyframes - 1) * skip + 1
         key_fps = [float(self.rng.integers(2, 9)) for _ in range(n)]
         fps = [k * skip for k in key_fps]  # fps of the interpolated clip, as the Java stage passes it
         v = self.clips(n, frames, fps, 40_000_000)
-        mask = torch.zeros(n, 1, frames, 64, 64)
+        mask = torch.zeros(n, 1, frames, 64, 64, device=self.device)
         mask[:, :, ::skip] = 1
         with torch.no_grad():
             emb = self.clip.image(v[:, :, 0])
@@ -365,7 +399,7 @@ class SrLowStage(Stage):
         self.rng = np.random.default_rng(SEED + 7)
 
     def loss(self):
-        n, f, c = BATCH[self.name], self.frames, self.crop
+        n, f, c = self.batch, self.frames, self.crop
         hi, lo = [], []
         for k in range(n):
             rng = self.world.rng(50_000_000 + self.step_n * n + k, 2)
@@ -393,7 +427,7 @@ class SrHighStage(Stage):
         self.rng = np.random.default_rng(SEED + 8)
 
     def loss(self):
-        n, c = BATCH[self.name], self.crop
+        n, c = self.batch, self.crop
         hi, lo = [], []
         for k in range(n):
             rng = self.world.rng(60_000_000 + self.step_n * n + k, 1)
@@ -420,7 +454,7 @@ def _info(root, stage):
     p = ckpt_path(root, stage)
     if not os.path.exists(p):
         return None
-    s = torch.load(p)
+    s = torch.load(p, map_location="cpu")
     return {"steps": s["step"], "minutes": round(s["elapsed"] / 60, 1), "batch": s.get("batch"), "lr": s.get("lr"),
             "final_loss": s["losses"][-1][1] if s["losses"] else None}
 
@@ -493,9 +527,15 @@ def main():
     p.add_argument("--checkpoints", default="checkpoints")
     p.add_argument("--out", default="../models")
     p.add_argument("--no-export", action="store_true")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N; data is made on the CPU either way")
+    p.add_argument("--batch-scale", type=int, default=1,
+                   help="multiply every stage's batch (a GPU wants 8-32); the learning rates stay as they are")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    if a.device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     torch.manual_seed(SEED)
     stages = STAGES if a.stage == "all" else [a.stage]
     if a.stage == "export":
