@@ -158,6 +158,7 @@ class Stage:
         self.gen = torch.Generator().manual_seed(SEED + STAGES.index(self.name))
         self.device = torch.device(args.device)
         self.batch = BATCH[self.name] * args.batch_scale
+        self.devices = set()  # every device this stage has trained on, across resumed runs
         self.step_n = 0
         self.elapsed = 0.0
         self.losses = []
@@ -172,7 +173,8 @@ class Stage:
     def save(self):
         state = {"model": self.model.state_dict(), "ema": self.ema.model.state_dict(), "ema_n": self.ema.n,
                  "opt": self.opt.state_dict(), "step": self.step_n, "elapsed": self.elapsed, "losses": self.losses,
-                 "gen": self.gen.get_state(), "batch": self.batch, "lr": LR[self.name]}
+                 "gen": self.gen.get_state(), "batch": self.batch, "lr": LR[self.name],
+                 "devices": sorted(self.devices | {self.device.type})}
         tmp = ckpt_path(self.root, self.name) + ".tmp"
         torch.save(to_cpu(state), tmp)
         os.replace(tmp, ckpt_path(self.root, self.name))
@@ -184,6 +186,7 @@ class Stage:
         self.ema.n = s["ema_n"]
         self.opt.load_state_dict(s["opt"])
         self.step_n, self.elapsed, self.losses = s["step"], s["elapsed"], s["losses"]
+        self.devices = set(s.get("devices", ["cpu"]))
         self.gen.set_state(s["gen"])
 
     def run(self):
@@ -456,7 +459,7 @@ def _info(root, stage):
         return None
     s = torch.load(p, map_location="cpu")
     return {"steps": s["step"], "minutes": round(s["elapsed"] / 60, 1), "batch": s.get("batch"), "lr": s.get("lr"),
-            "final_loss": s["losses"][-1][1] if s["losses"] else None}
+            "final_loss": s["losses"][-1][1] if s["losses"] else None, "devices": s.get("devices", ["cpu"])}
 
 
 DATA = {
@@ -498,11 +501,12 @@ def load_for_export(root):
     models = {"clip": clip, "prior": prior, "decoder": dec, "interpolator": interp, "sr_low": srl, "sr_high": srh}
     training, metrics = {}, {}
     for name, stages in STAGES_OF.items():
+        infos = {st: _info(root, st) for st in stages}
+        done = [i for i in infos.values() if i]
         training[name] = {"data": DATA[name], "seed": SEED, "ema_decay": 0.999,
                           "command": "cd training && python3 -m mav_training.train --stage all",
-                          "stages": {st: _info(root, st) for st in stages},
-                          "steps": sum((_info(root, st) or {"steps": 0})["steps"] for st in stages),
-                          "hardware": "CPU, 1 thread"}
+                          "stages": infos, "steps": sum(i["steps"] for i in done),
+                          "hardware": ", ".join(sorted({d for i in done for d in i["devices"]}))}
     mfile = os.path.join(root, "metrics.json")
     if os.path.exists(mfile):
         with open(mfile) as f:
