@@ -327,7 +327,7 @@ def main():
     from .train import load_for_export
     models, E, tok_path, training, metrics, sched, extra = load_for_export(a.checkpoints)
     export_all(models, a.out, tok_path, E, a.version, training, metrics, sched, extra, only=a.only,
-               fixtures_root=os.path.join(a.checkpoints, "parity"), parity=not a.no_parity)
+               fixtures_root=a.checkpoints, parity=not a.no_parity)
 
 
 if __name__ == "__main__":

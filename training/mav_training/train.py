@@ -466,7 +466,8 @@ DATA = {
     "text_encoder": "synthetic image-caption pairs (64 px), contrastive; held-out pairs excluded",
     "prior": "synthetic image-caption pairs → CLIP image embeddings of the frozen image encoder",
     "decoder": "stage D: 64-px images conditioned on CLIP image embeddings; stage D^t: unlabelled 16-frame clips, "
-               "first-frame embedding, fps 4-30 moving from high to low",
+               "first-frame embedding, fps 4-30 moving from high to low, plus 16 independent images a step (joint image-video "
+               "training; the shipped D^t: from its step 3,622 on)",
     "interpolator": "unlabelled clips, 4 keyframes, frame skip 2-5, fps = keyframe fps × skip; init from D^t",
     "sr_low": "6-frame clips rendered at 64 and 256 px, random 64×64 crops of the 256 frames, low_res noise aug",
     "sr_high": "single frames rendered at 256 and 768 px, random 96×96 crops, low_res noise aug",
@@ -519,7 +520,7 @@ def export(args, names):
     from .export import export_all
     models, e, tok_path, training, metrics, sched, extra = load_for_export(args.checkpoints)
     export_all(models, args.out, tok_path, e, "1", training, metrics, sched, extra, only=names,
-               fixtures_root=os.path.join(args.checkpoints, "parity"))
+               fixtures_root=args.checkpoints)
 
 
 def main():
