@@ -23,7 +23,11 @@ from .unet import SpaceTimeUNet, decoder_config, interpolator_config, sr_high_co
 FIXTURES = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "common", "src", "test",
                                          "resources", "fixtures"))
 OPSET = 17
-MODELS = ["text_encoder", "prior", "decoder", "interpolator", "sr_low", "sr_high"]
+MODELS = ["text_encoder", "prior", "decoder", "interpolator", "sr_low", "sr_high", "image_encoder"]
+# Graph wrappers hold their network under these attribute names, so an initializer `unet.conv_in.weight` is the
+# parameter `conv_in.weight` of the model (see restore_from_onnx).
+GRAPH_PREFIX = {"text_encoder": "text.", "image_encoder": "image.", "prior": "prior.", "decoder": "unet.",
+                "interpolator": "unet.", "sr_low": "unet.", "sr_high": "unet."}
 
 
 class TextEncoderGraph(nn.Module):
@@ -33,6 +37,18 @@ class TextEncoderGraph(nn.Module):
 
     def forward(self, input_ids):
         return self.text(input_ids)
+
+
+class ImageEncoderGraph(nn.Module):
+    """CLIP's image tower. No pipeline stage runs it; it ships so that training can resume from models/ (the
+    decoder and interpolator learn from its embeddings) and so users can embed their own images."""
+
+    def __init__(self, image):
+        super().__init__()
+        self.image = image
+
+    def forward(self, image):
+        return self.image(image)
 
 
 class PriorGraph(nn.Module):
@@ -78,6 +94,8 @@ def contract(name, E, L=tk.MAX_LENGTH):
     v64 = [-1, 3, -1, 64, 64]
     if name == "text_encoder":
         return [("input_ids", "int64", [-1, L])], [("text_embed", f, [-1, E]), ("text_tokens", f, [-1, L, E])]
+    if name == "image_encoder":
+        return [("image", f, [-1, 3, 64, 64])], [("image_embed", f, [-1, E])]
     if name == "prior":
         return ([("noisy_image_embed", f, [-1, E]), ("timestep", "int64", [-1]), ("text_embed", f, [-1, E]),
                  ("text_tokens", f, [-1, L, E])], [("predicted_image_embed", f, [-1, E])])
@@ -118,6 +136,8 @@ def parity_inputs(name, E, tok):
         te[1] = 0
         return {"noisy_image_embed": torch.randn(2, E, generator=g), "timestep": torch.tensor([900, 10]),
                 "text_embed": te, "text_tokens": tt}
+    if name == "image_encoder":
+        return {"image": torch.rand(2, 3, 64, 64, generator=g) * 2 - 1}
     emb = torch.nn.functional.normalize(torch.randn(1, E, generator=g), dim=-1)
     if name == "decoder":
         return {"sample": torch.randn(1, 3, 2, 64, 64, generator=g), "timestep": torch.tensor([500]),
@@ -142,6 +162,8 @@ def parity_inputs(name, E, tok):
 def graph_for(name, models):
     if name == "text_encoder":
         return TextEncoderGraph(models["clip"].text)
+    if name == "image_encoder":
+        return ImageEncoderGraph(models["clip"].image)
     if name == "prior":
         return PriorGraph(models["prior"])
     if name == "decoder":
@@ -168,9 +190,11 @@ def export_model(name, graph, example, out_dir, manifest):
     args = tuple(example[n] for n, _, _ in ins)
     path = os.path.join(out_dir, "model.onnx")
     with torch.no_grad():
+        # No constant folding: every parameter stays an initializer under its own name, so training can resume
+        # from the shipped file (restore_from_onnx). ONNX Runtime folds the transposes itself when it loads.
         torch.onnx.export(graph, args, path, input_names=[n for n, _, _ in ins],
                           output_names=[n for n, _, _ in outs], dynamic_axes=dynamic_axes(ins + outs),
-                          opset_version=OPSET, do_constant_folding=True)
+                          opset_version=OPSET, do_constant_folding=False)
         result = graph(*args)
     import onnx
     m = onnx.load(path)
@@ -187,6 +211,77 @@ def export_model(name, graph, example, out_dir, manifest):
     if not isinstance(result, (tuple, list)):
         result = (result,)
     return {n: r for (n, _, _), r in zip(outs, result)}
+
+
+def restore_from_onnx(model, name, path):
+    """Load the weights of an exported model back into its PyTorch module (the EMA weights that were exported).
+
+    Files exported without constant folding hold every parameter under its own name. Older files (models/*/1)
+    were folded: GroupNorm scales and shifts became anonymous Mul/Add constants and the weights of Linear layers
+    on 3-D inputs transposed MatMul constants; those are matched to their parameters in the order the model calls
+    its layers, which is the order the trace wrote the graph in. Anything that still does not fit is refused."""
+    import onnx
+    from onnx import numpy_helper
+    prefix = GRAPH_PREFIX[name]
+    graph = onnx.load(path).graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    found = {k[len(prefix):]: v for k, v in inits.items() if k.startswith(prefix)}
+    state = model.state_dict()
+    missing = [k for k in state if k not in found]
+    if missing and prefix == "unet.":
+        found.update(_match_folded(model, name, graph, inits, set(missing), path))
+    elif missing:
+        raise ValueError(f"{path}: {len(missing)} of {len(state)} parameters are not in the file (exported with "
+                         f"constant folding), e.g. {missing[:3]}")
+    model.load_state_dict({k: torch.from_numpy(found[k].copy()).reshape(state[k].shape) for k in state})
+    return model
+
+
+def _match_folded(model, name, graph, inits, missing, path):
+    # anonymous constants in the order the graph first consumes them, by consuming op
+    consumed, seen = {"Mul": [], "Add": [], "MatMul": []}, set()
+    for node in graph.node:
+        for i in node.input:
+            if i in inits and i not in seen and not i.startswith(GRAPH_PREFIX[name]) and node.op_type in consumed:
+                seen.add(i)
+                consumed[node.op_type].append(i)
+    # parameters in the order the model first calls their layers
+    wanted, names = {"Mul": [], "Add": [], "MatMul": []}, {m: n for n, m in model.named_modules()}
+    calls = []
+    hooks = [m.register_forward_pre_hook(lambda m, _: calls.append(m))
+             for m in model.modules() if isinstance(m, (nn.GroupNorm, nn.Linear))]
+    with torch.no_grad():
+        graph_for(name, {name: model})(*parity_inputs(name, _embed_dim(model), None).values())
+    for h in hooks:
+        h.remove()
+    done = set()
+    for m in calls:
+        if m in done:
+            continue
+        done.add(m)
+        n = names[m]
+        for p, op in (("weight", "Mul"), ("bias", "Add")) if isinstance(m, nn.GroupNorm) else (("weight", "MatMul"),):
+            if f"{n}.{p}" in missing:
+                wanted[op].append(f"{n}.{p}")
+    out = {}
+    for op in wanted:
+        if len(wanted[op]) != len(consumed[op]):
+            raise ValueError(f"{path}: {len(missing)} parameters are not in the file by name and the folded "
+                             f"{op} constants do not match them ({len(consumed[op])} for {len(wanted[op])})")
+        for k, c in zip(wanted[op], consumed[op]):
+            v = inits[c].T if op == "MatMul" else inits[c]
+            if v.size != dict(model.named_parameters())[k].numel():
+                raise ValueError(f"{path}: folded constant {c} does not fit {k}")
+            out[k] = v
+    left = missing - set(out)
+    if left:
+        raise ValueError(f"{path}: {len(left)} parameters are not in the file, e.g. {sorted(left)[:3]}")
+    return out
+
+
+def _embed_dim(unet):
+    proj = unet.image_proj
+    return proj[0].in_features if proj is not None else 0
 
 
 def write_parity(name, example, outputs, version_dir, fixtures_root):
@@ -231,6 +326,8 @@ def parameters_for(name, E, extra):
     p = {"embed_dim": E}
     if name == "text_encoder":
         p.update(max_length=tk.MAX_LENGTH)
+    if name == "image_encoder":
+        p.update(height=64, width=64, channels=3)
     if name == "decoder":
         p.update(frames=16, height=64, width=64, channels=3, fps_range=[1, 30])
     if name == "interpolator":

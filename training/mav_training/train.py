@@ -179,6 +179,17 @@ class Stage:
         torch.save(to_cpu(state), tmp)
         os.replace(tmp, ckpt_path(self.root, self.name))
 
+    def load_exported(self):
+        """Resume from the EMA weights in the model repository: a fresh checkout has no checkpoints/, but its
+        models/ hold what the last run exported. The optimiser starts afresh; step and time continue."""
+        for name in EXPORTS[self.name]:
+            restore_exported(MODELS_DIR, name, self.model)
+        self.ema.model.load_state_dict(self.model.state_dict())
+        self.ema.n = 10_000  # past the warm-up: the EMA of a resumed model must not jump to the raw weights
+        info = exported_info(MODELS_DIR, EXPORTS[self.name][0]).get(self.name) or {}
+        self.step_n, self.elapsed = info.get("steps", 0), info.get("minutes", 0.0) * 60
+        self.devices = set(info.get("devices", []))
+
     def load(self):
         s = read_ckpt(self.root, self.name)
         self.model.load_state_dict(s["model"])
@@ -200,6 +211,10 @@ class Stage:
         if self.args.resume and os.path.exists(ckpt_path(self.root, self.name)):
             self.load()
             print(f"[{self.name}] resumed at step {self.step_n} ({self.elapsed / 60:.1f} min)", flush=True)
+        elif self.args.resume:
+            self.load_exported()
+            print(f"[{self.name}] no checkpoint: resumed from the exported {', '.join(EXPORTS[self.name])} in "
+                  f"{MODELS_DIR} at step {self.step_n} ({self.elapsed / 60:.1f} min)", flush=True)
         budget = self.args.minutes * 60 if self.args.minutes else None
         t_start, last_save, window = time.time(), time.time(), []
         base = self.elapsed
@@ -232,14 +247,43 @@ class Stage:
         print(f"[{self.name}] done: {self.step_n} steps, {self.elapsed / 60:.1f} min", flush=True)
 
 
-def load_tokenizer(root):
-    return tk.Tokenizer.load(os.path.join(root, "tokenizer", "tokenizer.json"))
+MODELS_DIR = "../models"  # the model repository a stage falls back to when checkpoints/ lacks it (--out)
+
+
+def exported_dir(models_dir, name):
+    return os.path.join(models_dir, name, "1")
+
+
+def exported_info(models_dir, name):
+    with open(os.path.join(exported_dir(models_dir, name), "manifest.json")) as f:
+        return json.load(f)["training"].get("stages", {})
+
+
+def restore_exported(models_dir, name, model):
+    from .export import restore_from_onnx
+    part = {"text_encoder": "text", "image_encoder": "image"}.get(name)
+    restore_from_onnx(getattr(model, part) if part else model, name,
+                      os.path.join(exported_dir(models_dir, name), "model.onnx"))
+    return model
 
 
 def load_ema(root, stage, model):
-    s = read_ckpt(root, stage)
-    model.load_state_dict(s["ema"])
+    """EMA weights of a trained stage: its checkpoint, else (fresh checkout) the model it exported."""
+    if os.path.exists(ckpt_path(root, stage)):
+        model.load_state_dict(read_ckpt(root, stage)["ema"])
+    else:
+        for name in EXPORTS[stage]:
+            restore_exported(MODELS_DIR, name, model)
     return model.eval()
+
+
+def tokenizer_path(root):
+    path = os.path.join(root, "tokenizer", "tokenizer.json")
+    return path if os.path.exists(path) else os.path.join(exported_dir(MODELS_DIR, "text_encoder"), "tokenizer.json")
+
+
+def load_tokenizer(root):
+    return tk.Tokenizer.load(tokenizer_path(root))
 
 
 def load_clip(root):
@@ -447,7 +491,7 @@ class SrHighStage(Stage):
 
 STAGE_CLASSES = {c.name: c for c in (ClipStage, PriorStage, DecoderStage, DecoderVideoStage, InterpolatorStage,
                                      SrLowStage, SrHighStage)}
-EXPORTS = {"clip": ["text_encoder"], "prior": ["prior"], "decoder": ["decoder"], "decoder_video": ["decoder"],
+EXPORTS = {"clip": ["text_encoder", "image_encoder"], "prior": ["prior"], "decoder": ["decoder"], "decoder_video": ["decoder"],
            "interpolator": ["interpolator"], "sr_low": ["sr_low"], "sr_high": ["sr_high"]}
 
 
@@ -455,8 +499,11 @@ EXPORTS = {"clip": ["text_encoder"], "prior": ["prior"], "decoder": ["decoder"],
 
 def _info(root, stage):
     p = ckpt_path(root, stage)
-    if not os.path.exists(p):
-        return None
+    if not os.path.exists(p):  # trained in an earlier checkout: its record is in the exported manifest
+        try:
+            return exported_info(MODELS_DIR, EXPORTS[stage][0]).get(stage)
+        except (OSError, KeyError, ValueError):
+            return None
     s = torch.load(p, map_location="cpu")
     return {"steps": s["step"], "minutes": round(s["elapsed"] / 60, 1), "batch": s.get("batch"), "lr": s.get("lr"),
             "final_loss": s["losses"][-1][1] if s["losses"] else None, "devices": s.get("devices", ["cpu"])}
@@ -464,6 +511,7 @@ def _info(root, stage):
 
 DATA = {
     "text_encoder": "synthetic image-caption pairs (64 px), contrastive; held-out pairs excluded",
+    "image_encoder": "synthetic image-caption pairs (64 px), contrastive; the image tower of text_encoder's CLIP",
     "prior": "synthetic image-caption pairs → CLIP image embeddings of the frozen image encoder",
     "decoder": "stage D: 64-px images conditioned on CLIP image embeddings; stage D^t: unlabelled 16-frame clips, "
                "first-frame embedding, fps 4-30 moving from high to low, plus 16 independent images a step (joint image-video "
@@ -472,33 +520,26 @@ DATA = {
     "sr_low": "6-frame clips rendered at 64 and 256 px, random 64×64 crops of the 256 frames, low_res noise aug",
     "sr_high": "single frames rendered at 256 and 768 px, random 96×96 crops, low_res noise aug",
 }
-STAGES_OF = {"text_encoder": ["clip"], "prior": ["prior"], "decoder": ["decoder", "decoder_video"],
+STAGES_OF = {"text_encoder": ["clip"], "image_encoder": ["clip"], "prior": ["prior"], "decoder": ["decoder", "decoder_video"],
              "interpolator": ["interpolator"], "sr_low": ["sr_low"], "sr_high": ["sr_high"]}
 
 
 def load_for_export(root):
-    """Models (EMA weights) for export; untrained stages fall back to initial weights (marked in the manifest)."""
+    """Models (EMA weights) for export: from checkpoints/, else from the model repository (a stage trained in an
+    earlier checkout); a stage trained in neither keeps its initial weights (marked by 0 steps in the manifest)."""
     tok = load_tokenizer(root)
-    clip = CLIP(len(tok), E)
-    if os.path.exists(ckpt_path(root, "clip")):
-        load_ema(root, "clip", clip)
-    prior = DiffusionPrior(E)
-    if os.path.exists(ckpt_path(root, "prior")):
-        load_ema(root, "prior", prior)
-    dec = make_decoder()
-    for st in ("decoder_video", "decoder"):
-        if os.path.exists(ckpt_path(root, st)):
-            load_ema(root, st, dec)
-            break
-    interp = make_interpolator()
-    if os.path.exists(ckpt_path(root, "interpolator")):
-        load_ema(root, "interpolator", interp)
-    srl = SpaceTimeUNet(**sr_low_config())
-    if os.path.exists(ckpt_path(root, "sr_low")):
-        load_ema(root, "sr_low", srl)
-    srh = SpaceTimeUNet(**sr_high_config())
-    if os.path.exists(ckpt_path(root, "sr_high")):
-        load_ema(root, "sr_high", srh)
+
+    def trained(stage, model):
+        if os.path.exists(ckpt_path(root, stage)) or _info(root, stage):
+            return load_ema(root, stage, model)
+        return model
+
+    clip = trained("clip", CLIP(len(tok), E))
+    prior = trained("prior", DiffusionPrior(E))
+    dec = trained("decoder_video" if _info(root, "decoder_video") else "decoder", make_decoder())
+    interp = trained("interpolator", make_interpolator())
+    srl = trained("sr_low", SpaceTimeUNet(**sr_low_config()))
+    srh = trained("sr_high", SpaceTimeUNet(**sr_high_config()))
     models = {"clip": clip, "prior": prior, "decoder": dec, "interpolator": interp, "sr_low": srl, "sr_high": srh}
     training, metrics = {}, {}
     for name, stages in STAGES_OF.items():
@@ -513,7 +554,7 @@ def load_for_export(root):
         with open(mfile) as f:
             metrics = json.load(f)
     from .export import DEFAULT_SCHED
-    return models, E, os.path.join(root, "tokenizer", "tokenizer.json"), training, metrics, DEFAULT_SCHED, {}
+    return models, E, tokenizer_path(root), training, metrics, DEFAULT_SCHED, {}
 
 
 def export(args, names):
@@ -537,6 +578,8 @@ def main():
     p.add_argument("--batch-scale", type=int, default=1,
                    help="multiply every stage's batch (a GPU wants 8-32); the learning rates stay as they are")
     a = p.parse_args()
+    global MODELS_DIR
+    MODELS_DIR = a.out
     torch.set_num_threads(a.threads)
     if a.device.startswith("cuda"):
         torch.backends.cuda.matmul.allow_tf32 = True

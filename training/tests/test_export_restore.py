@@ -1,0 +1,77 @@
+"""Training resumes from the shipped ONNX files: restore_from_onnx gives back exactly the exported weights, from
+name-preserving exports and from the constant-folded exports of models/*/1."""
+import os
+import tempfile
+import unittest
+
+import torch
+
+from mav_training import export as X
+from mav_training.clip import CLIP
+from mav_training.unet import SpaceTimeUNet, decoder_config, sr_low_config
+
+torch.set_num_threads(1)
+
+
+def jittered(model, seed):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.05)
+    return model.eval()
+
+
+def assert_same_weights(case, a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    case.assertEqual(sa.keys(), sb.keys())
+    for k in sa:
+        case.assertTrue(torch.equal(sa[k], sb[k]), k)
+
+
+class RestoreFromOnnxTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+
+    def export(self, name, graph, inputs, fold):
+        path = os.path.join(self.dir, f"{name}-{fold}.onnx")
+        ins, outs = X.contract(name, 16)
+        torch.onnx.export(graph.eval(), tuple(inputs[n] for n, _, _ in ins), path,
+                          input_names=[n for n, _, _ in ins], output_names=[n for n, _, _ in outs],
+                          dynamic_axes=X.dynamic_axes(ins + outs), opset_version=X.OPSET, do_constant_folding=fold)
+        return path
+
+    def test_every_parameter_comes_back_from_a_name_preserving_export(self):
+        torch.manual_seed(0)
+        unet = jittered(SpaceTimeUNet(**decoder_config(16, tiny=True)), 1)
+        path = self.export("decoder", X.DecoderGraph(unet), X.parity_inputs("decoder", 16, None), fold=False)
+        torch.manual_seed(1)
+        assert_same_weights(self, X.restore_from_onnx(SpaceTimeUNet(**decoder_config(16, tiny=True)), "decoder",
+                                                      path), unet)
+
+    def test_folded_group_norms_and_matmuls_are_matched_in_call_order(self):
+        torch.manual_seed(0)
+        unet = jittered(SpaceTimeUNet(**sr_low_config(tiny=True)), 2)
+        path = self.export("sr_low", X.SuperResGraph(unet), X.parity_inputs("sr_low", 16, None), fold=True)
+        fresh = SpaceTimeUNet(**sr_low_config(tiny=True))
+        assert_same_weights(self, X.restore_from_onnx(fresh, "sr_low", path), unet)
+
+    def test_clip_towers_come_back_from_their_two_files(self):
+        clip = CLIP(40, 16)
+        clip.text = clip.text.__class__(40, 16, width=32, layers=1, heads=2)
+        clip.image = clip.image.__class__(16, channels=(8, 16))
+        jittered(clip, 3)
+        image = self.export("image_encoder", X.ImageEncoderGraph(clip.image),
+                            X.parity_inputs("image_encoder", 16, None), fold=False)
+        fresh = clip.image.__class__(16, channels=(8, 16))
+        assert_same_weights(self, X.restore_from_onnx(fresh, "image_encoder", image), clip.image)
+
+    def test_a_file_missing_parameters_is_refused_naming_them(self):
+        unet = SpaceTimeUNet(**decoder_config(16, tiny=True))
+        path = self.export("decoder", X.DecoderGraph(unet), X.parity_inputs("decoder", 16, None), fold=False)
+        other = SpaceTimeUNet(**dict(decoder_config(16, tiny=True), channels=(8, 16, 16)))
+        with self.assertRaises(ValueError):
+            X.restore_from_onnx(other, "decoder", path)
+
+
+if __name__ == "__main__":
+    unittest.main()
