@@ -115,7 +115,7 @@ def motion_direction(cents, min_px=1.5):
     return ("down" if d[1] > 0 else "up"), dist
 
 
-def run(checkpoints, seeds, out_docs, steps, with_interp=True):
+def run(checkpoints, seeds, out_docs, steps, with_interp=True, guidance=3.0):
     from .sample import Pipeline, to_uint8
     pipe = Pipeline(checkpoints)
     corpus = set(W.all_captions(0, 20000))
@@ -124,7 +124,7 @@ def run(checkpoints, seeds, out_docs, steps, with_interp=True):
         want = W.caption_attributes(prompt)
         for seed in range(seeds):
             t0 = time.time()
-            out = pipe.generate(prompt, seed, 8.0, 3.0, steps, until="interpolator" if (with_interp and seed == 0)
+            out = pipe.generate(prompt, seed, 8.0, guidance, steps, until="interpolator" if (with_interp and seed == 0)
                                 else "keyframes")
             keys = out["keyframes"][0].numpy()
             a = analyse(keys)
@@ -153,7 +153,7 @@ def run(checkpoints, seeds, out_docs, steps, with_interp=True):
     speed = []
     for prompt in SPEED_PROMPTS:
         for fps in (4.0, 8.0, 16.0):
-            out = pipe.generate(prompt, 0, fps, 3.0, steps, until="keyframes")
+            out = pipe.generate(prompt, 0, fps, guidance, steps, until="keyframes")
             a = analyse(out["keyframes"][0].numpy())
             _, dist = motion_direction(a["centroids"], 0.0)
             speed.append({"prompt": prompt, "fps": fps, "frame_widths_per_s": round(dist / 64 / (15 / fps), 4)})
@@ -162,7 +162,7 @@ def run(checkpoints, seeds, out_docs, steps, with_interp=True):
     # contact sheet: 4 keyframes at 4×, first frame after SR^t_l (256) and SR_h (768 shown at 256)
     sheet_rows = []
     for prompt in [PROMPTS[i] for i in (0, 5, 8, 11, 12, 16)]:
-        out = samples.get(prompt) or pipe.generate(prompt, 0, 8.0, 3.0, steps, until="interpolator")
+        out = samples.get(prompt) or pipe.generate(prompt, 0, 8.0, guidance, steps, until="interpolator")
         short = out["frames_64"][:, :, :2]
         f256 = pipe.sr_low(short, torch.Generator().manual_seed(0), steps.get("sr_low", 10))
         f768 = pipe.sr_high(f256[:, :, :1], torch.Generator().manual_seed(0), steps.get("sr_high", 4))
@@ -297,7 +297,7 @@ def markdown(res):
     for p, v in s["speed_fw_per_s"].items():
         lines.append(f"| {p} | " + " | ".join(f"{x:.3f}" for x in v) + f" | {s['speed_ratio_max_min'][p]} |")
     lines.append("")
-    lines.append("Per sample (seed 0 and 1, fps 8, guidance 3):")
+    lines.append(f"Per sample (seed 0 and 1, fps 8, guidance {res['guidance']:g}):")
     lines.append("")
     lines.append("| prompt | held out | seed | colour | shape (IoU) | background | facing | motion |")
     lines.append("|---|---|---|---|---|---|---|---|")
@@ -317,15 +317,16 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--decoder-steps", type=int, default=50)
     p.add_argument("--interpolator-steps", type=int, default=25)
+    p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance of prior and decoder")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     steps = {"decoder": a.decoder_steps, "interpolator": a.interpolator_steps}
     from .sample import Pipeline
     cp = clip_prior_metrics(Pipeline(a.checkpoints))
     print(json.dumps(cp), flush=True)
-    rows, speed, summary, timings = run(a.checkpoints, a.seeds, a.out, steps)
+    rows, speed, summary, timings = run(a.checkpoints, a.seeds, a.out, steps, guidance=a.guidance)
     summary.update(cp)
-    res = {"summary": summary, "rows": rows, "speed": speed, "steps": steps}
+    res = {"summary": summary, "rows": rows, "speed": speed, "steps": steps, "guidance": a.guidance}
     with open(os.path.join(a.checkpoints, "eval.json"), "w") as f:
         json.dump(res, f, indent=1)
     with open(os.path.join(a.checkpoints, "eval.md"), "w") as f:

@@ -7,6 +7,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
+import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.nio.file.Path;
@@ -70,6 +71,9 @@ public final class OnnxModel implements AutoCloseable {
         OnnxModel model = new OnnxModel(session, manifest, dir, used);
         try {
             model.checkContract();
+            if (settings.warmUp()) {
+                model.warmUp();
+            }
         } catch (RuntimeException e) {
             model.close();
             throw e;
@@ -138,6 +142,44 @@ public final class OnnxModel implements AutoCloseable {
         }
     }
 
+    /**
+     * One call on zero inputs of the shapes the stage will use, before the service reports ready. Why: the first
+     * run of a session pays for memory planning and arena growth (and, on TensorRT, the engine build, which takes
+     * minutes), and a job should not; a model that loads but cannot run (a missing kernel, a GPU out of memory)
+     * fails here rather than on a user's job.
+     */
+    void warmUp() {
+        long t0 = System.nanoTime();
+        try {
+            run(warmUpInputs());
+        } catch (OrtException | RuntimeException e) {
+            throw new ModelLoadException(dir + ": warm-up run failed: " + e.getMessage(), e);
+        }
+        LOG.info(() -> String.format("warmed up %s on %s in %.2f s", versionTag(), provider,
+                (System.nanoTime() - t0) / 1e9));
+    }
+
+    /** Zeros of every manifest input: batch 1, other dynamic axes the manifest's {@code frames} (else 1). */
+    Inputs warmUpInputs() {
+        JsonNode frames = manifest.parameters() == null ? null : manifest.parameters().get("frames");
+        long f = frames != null && frames.canConvertToInt() ? frames.asInt() : 1;
+        Inputs inputs = new Inputs();
+        for (TensorSpec spec : manifest.inputs()) {
+            long[] shape = new long[spec.shape().size()];
+            for (int i = 0; i < shape.length; i++) {
+                long d = spec.shape().get(i);
+                shape[i] = d >= 0 ? d : i == 0 ? 1 : f;
+            }
+            int n = Math.toIntExact(Tensor.elementCount(shape));
+            if ("int64".equals(spec.dtype())) {
+                inputs.putLong(spec.name(), shape, new long[n]);
+            } else {
+                inputs.put(spec.name(), new Tensor(shape, new float[n]));
+            }
+        }
+        return inputs;
+    }
+
     public ModelManifest manifest() {
         return manifest;
     }
@@ -170,6 +212,11 @@ public final class OnnxModel implements AutoCloseable {
         public Inputs putLong(String name, long[] shape, long[] values) {
             longs.put(name, new long[][] {shape, values});
             return this;
+        }
+
+        long[] shape(String name) {
+            Tensor t = floats.get(name);
+            return t != null ? t.shape() : longs.get(name)[0];
         }
     }
 

@@ -67,5 +67,9 @@ public interface MavConfig {
         /** Intra-op threads per session; 0 leaves ONNX Runtime's default (one per core). */
         @WithDefault("0")
         int threads();
+
+        /** One call on zero inputs of the working shapes before the service is ready (see OnnxModel#warmUp). */
+        @WithDefault("true")
+        boolean warmUp();
     }
 }

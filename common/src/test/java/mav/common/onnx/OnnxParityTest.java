@@ -86,9 +86,9 @@ class OnnxParityTest {
     void aGpuProviderThatCannotLoadFailsClearlyOrFallsBackWhenAllowed() {
         Path dir = REPO.resolve("testing/models/prior/1");
         var e = org.junit.jupiter.api.Assertions.assertThrows(ModelLoadException.class,
-                () -> OnnxModel.load(dir, new OrtSettings(ExecutionProvider.CUDA, false, 1)));
+                () -> OnnxModel.load(dir, new OrtSettings(ExecutionProvider.CUDA, false, 1, false)));
         assertTrue(e.getMessage().contains("MAV_ORT_FALLBACK_CPU"), e.getMessage());
-        try (OnnxModel m = OnnxModel.load(dir, new OrtSettings(ExecutionProvider.CUDA, true, 1))) {
+        try (OnnxModel m = OnnxModel.load(dir, new OrtSettings(ExecutionProvider.CUDA, true, 1, false))) {
             assertTrue(m.provider() == ExecutionProvider.CPU);
         }
     }
