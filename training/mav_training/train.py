@@ -515,7 +515,7 @@ DATA = {
     "prior": "synthetic image-caption pairs → CLIP image embeddings of the frozen image encoder",
     "decoder": "stage D: 64-px images conditioned on CLIP image embeddings; stage D^t: unlabelled 16-frame clips, "
                "first-frame embedding, fps 4-30 moving from high to low, plus 16 independent images a step (joint image-video "
-               "training; the shipped D^t: from its step 3,622 on)",
+               "training)",
     "interpolator": "unlabelled clips, 4 keyframes, frame skip 2-5, fps = keyframe fps × skip; init from D^t",
     "sr_low": "6-frame clips rendered at 64 and 256 px, random 64×64 crops of the 256 frames, low_res noise aug",
     "sr_high": "single frames rendered at 256 and 768 px, random 96×96 crops, low_res noise aug",
