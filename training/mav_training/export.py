@@ -182,6 +182,25 @@ def dynamic_axes(specs):
     return axes
 
 
+def onnx_export(graph, args, path, ins, outs, keep_names=True):
+    """torch.onnx.export to the contract. keep_names: every parameter stays an initializer under its own name, so
+    training can resume from the file (restore_from_onnx): no constant folding (ONNX Runtime folds the transposes
+    itself when it loads) and the export runs in training mode, where torch does not merge parameters of equal
+    value (the identity temporal convs and zero biases of an untrained D^t would otherwise share one name). No
+    module here behaves differently in training mode (no dropout, no batch norm)."""
+    mode = graph.training
+    graph.train(keep_names)
+    try:
+        with torch.no_grad():
+            torch.onnx.export(graph, args, path, input_names=[n for n, _, _ in ins],
+                              output_names=[n for n, _, _ in outs], dynamic_axes=dynamic_axes(ins + outs),
+                              opset_version=OPSET, do_constant_folding=not keep_names,
+                              training=torch.onnx.TrainingMode.PRESERVE if keep_names else
+                              torch.onnx.TrainingMode.EVAL)
+    finally:
+        graph.train(mode)
+
+
 def export_model(name, graph, example, out_dir, manifest):
     """Write model.onnx + manifest.json into out_dir; returns the PyTorch outputs on `example`."""
     os.makedirs(out_dir, exist_ok=True)
@@ -189,12 +208,8 @@ def export_model(name, graph, example, out_dir, manifest):
     graph.eval()
     args = tuple(example[n] for n, _, _ in ins)
     path = os.path.join(out_dir, "model.onnx")
+    onnx_export(graph, args, path, ins, outs)
     with torch.no_grad():
-        # No constant folding: every parameter stays an initializer under its own name, so training can resume
-        # from the shipped file (restore_from_onnx). ONNX Runtime folds the transposes itself when it loads.
-        torch.onnx.export(graph, args, path, input_names=[n for n, _, _ in ins],
-                          output_names=[n for n, _, _ in outs], dynamic_axes=dynamic_axes(ins + outs),
-                          opset_version=OPSET, do_constant_folding=False)
         result = graph(*args)
     import onnx
     m = onnx.load(path)
