@@ -278,14 +278,14 @@ def _match_folded(model, name, graph, inits, missing, path):
         for p, op in (("weight", "Mul"), ("bias", "Add")) if isinstance(m, nn.GroupNorm) else (("weight", "MatMul"),):
             if f"{n}.{p}" in missing:
                 wanted[op].append(f"{n}.{p}")
-    out = {}
+    out, params = {}, dict(model.named_parameters())
     for op in wanted:
         if len(wanted[op]) != len(consumed[op]):
             raise ValueError(f"{path}: {len(missing)} parameters are not in the file by name and the folded "
                              f"{op} constants do not match them ({len(consumed[op])} for {len(wanted[op])})")
         for k, c in zip(wanted[op], consumed[op]):
             v = inits[c].T if op == "MatMul" else inits[c]
-            if v.size != dict(model.named_parameters())[k].numel():
+            if v.size != params[k].numel():
                 raise ValueError(f"{path}: folded constant {c} does not fit {k}")
             out[k] = v
     left = missing - set(out)

@@ -182,8 +182,7 @@ class Stage:
     def load_exported(self):
         """Resume from the EMA weights in the model repository: a fresh checkout has no checkpoints/, but its
         models/ hold what the last run exported. The optimiser starts afresh; step and time continue."""
-        for name in EXPORTS[self.name]:
-            restore_exported(MODELS_DIR, name, self.model)
+        load_ema(self.root, self.name, self.model).train()
         self.ema.model.load_state_dict(self.model.state_dict())
         self.ema.n = 10_000  # past the warm-up: the EMA of a resumed model must not jump to the raw weights
         info = exported_info(MODELS_DIR, EXPORTS[self.name][0]).get(self.name) or {}
@@ -536,7 +535,10 @@ def load_for_export(root):
 
     clip = trained("clip", CLIP(len(tok), E))
     prior = trained("prior", DiffusionPrior(E))
-    dec = trained("decoder_video" if _info(root, "decoder_video") else "decoder", make_decoder())
+    # a checkpoint of this checkout wins over the record of an earlier one (a fresh D before its D^t exists)
+    dec_stage = next((st for st in ("decoder_video", "decoder") if os.path.exists(ckpt_path(root, st))),
+                     "decoder_video" if _info(root, "decoder_video") else "decoder")
+    dec = trained(dec_stage, make_decoder())
     interp = trained("interpolator", make_interpolator())
     srl = trained("sr_low", SpaceTimeUNet(**sr_low_config()))
     srh = trained("sr_high", SpaceTimeUNet(**sr_high_config()))
