@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .schedulers import DDIMScheduler
+from .train import FRAME_NOISE_CORRELATION, mixed_frame_noise
 
 STEPS = {"prior": 25, "decoder": 50, "interpolator": 25, "sr_low": 10, "sr_high": 4}
 
@@ -82,7 +83,8 @@ class Pipeline:
         def fn(x, t):
             out = dec(torch.cat([x, x]), torch.full((2,), t), image_embed=e2, fps=f2)
             return out[1:] + guidance * (out[:1] - out[1:])
-        x = torch.randn(1, 3, frames, 64, 64, generator=gen)
+        x = mixed_frame_noise(torch.randn(1, 3, frames, 64, 64, generator=gen),
+                              torch.randn(1, 3, 1, 64, 64, generator=gen), FRAME_NOISE_CORRELATION)
         out = denoise(fn, scheduler_for(self.sched["decoder"]), steps, x).clamp(-1, 1)
         self._time("decoder", t0)
         return out

@@ -106,3 +106,18 @@ class ShapeTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class MixedFrameNoiseTest(unittest.TestCase):
+    def test_frames_are_correlated_by_rho_and_stay_standard_normal(self):
+        from mav_training.train import mixed_frame_noise
+        g = torch.Generator().manual_seed(0)
+        x = mixed_frame_noise(torch.randn(4, 3, 8, 32, 32, generator=g), torch.randn(4, 3, 1, 32, 32, generator=g), 0.5)
+        self.assertAlmostEqual(x.mean().item(), 0.0, delta=0.02)
+        self.assertAlmostEqual(x.var().item(), 1.0, delta=0.03)
+        self.assertAlmostEqual((x[:, :, 1:] * x[:, :, :-1]).mean().item(), 0.5, delta=0.03)
+
+    def test_the_decoder_manifest_carries_the_correlation_it_was_trained_with(self):
+        from mav_training.export import parameters_for
+        from mav_training.train import FRAME_NOISE_CORRELATION
+        self.assertEqual(parameters_for("decoder", 64, {})["frame_noise_correlation"], FRAME_NOISE_CORRELATION)

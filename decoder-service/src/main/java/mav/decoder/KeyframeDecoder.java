@@ -3,6 +3,7 @@ package mav.decoder;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.Map;
 import mav.common.diffusion.ClassifierFreeGuidance;
+import mav.common.diffusion.FrameNoise;
 import mav.common.event.PromptRequest;
 import mav.common.event.StageEvent;
 import mav.common.event.StageName;
@@ -25,6 +26,7 @@ public class KeyframeDecoder extends DiffusionStage {
     private int height;
     private int width;
     private int embedDim;
+    private double frameNoiseCorrelation;
 
     @Override
     public StageName name() {
@@ -38,6 +40,7 @@ public class KeyframeDecoder extends DiffusionStage {
         height = decoder.manifest().intParameter("height");
         width = decoder.manifest().intParameter("width");
         embedDim = decoder.manifest().intParameter("embed_dim");
+        frameNoiseCorrelation = decoder.manifest().doubleParameter("frame_noise_correlation", 0.0);
         decoder.manifest().requireScheduler();
     }
 
@@ -49,10 +52,12 @@ public class KeyframeDecoder extends DiffusionStage {
         Tensor embeds = new Tensor(new long[] {2, embedDim}, Tensors.concat(embed.data(), new float[embedDim]));
         Tensor fps = new Tensor(new long[] {2}, Tensors.filled(2, request.fps().floatValue()));
 
-        // 2. denoise from the job's noise, guided conditional and unconditional passes in one batch
+        // 2. denoise from the job's noise (its frames correlated as in training), guided conditional and
+        // unconditional passes in one batch
         long[] shape = {1, 3, frames, height, width};
         long[] batched = {2, 3, frames, height, width};
-        float[] video = denoise(decoder, request, initialNoise(request, shape), (x, t) -> {
+        float[] noise = FrameNoise.correlated(noise(request), 3, frames, height * width, frameNoiseCorrelation);
+        float[] video = denoise(decoder, request, noise, (x, t) -> {
             Map<String, Tensor> out = decoder.run(new OnnxModel.Inputs()
                     .put("sample", new Tensor(batched, ClassifierFreeGuidance.duplicate(x)))
                     .putLong("timestep", new long[] {2}, Tensors.filled(2, t))

@@ -42,6 +42,21 @@ public record ModelManifest(
         return v.asInt();
     }
 
+    /**
+     * A number the model was trained with and the stage must match, e.g. {@code frame_noise_correlation}; absent
+     * means {@code fallback} (manifests older than the parameter), anything else that is not a number is an error.
+     */
+    public double doubleParameter(String key, double fallback) {
+        JsonNode v = parameters == null ? null : parameters.get(key);
+        if (v == null) {
+            return fallback;
+        }
+        if (!v.isNumber()) {
+            throw new ModelLoadException("manifest of " + name + ": parameter '" + key + "' is not a number: " + v);
+        }
+        return v.asDouble();
+    }
+
     public SchedulerConfig requireScheduler() {
         if (scheduler == null) {
             throw new ModelLoadException("manifest of " + name + " has no scheduler block");

@@ -25,7 +25,12 @@ public abstract class DiffusionStage implements PipelineStage {
 
     /** Initial noise of {@code shape} for this job: the same seed always gives the same noise. */
     protected float[] initialNoise(PromptRequest request, long... shape) {
-        return new GaussianNoise(request.seed(), name().id()).next(Math.toIntExact(Tensor.elementCount(shape)));
+        return noise(request).next(Math.toIntExact(Tensor.elementCount(shape)));
+    }
+
+    /** The job's initial-noise stream in this stage, for stages that shape their noise themselves. */
+    protected GaussianNoise noise(PromptRequest request) {
+        return new GaussianNoise(request.seed(), name().id());
     }
 
     /** Samples with DDIM, counting the time as inference and reporting each step as progress. */
