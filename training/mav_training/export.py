@@ -344,9 +344,7 @@ def parameters_for(name, E, extra):
     if name == "image_encoder":
         p.update(height=64, width=64, channels=3)
     if name == "decoder":
-        from .train import FRAME_NOISE_CORRELATION
-        p.update(frames=16, height=64, width=64, channels=3, fps_range=[1, 30],
-                 frame_noise_correlation=FRAME_NOISE_CORRELATION)
+        p.update(frames=16, height=64, width=64, channels=3, fps_range=[1, 30])
     if name == "interpolator":
         p.update(frames=76, keyframes=16, frame_skip=5, height=64, width=64, channels=3)
     if name == "sr_low":

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .schedulers import DDIMScheduler
-from .train import FRAME_NOISE_CORRELATION, mixed_frame_noise
+from .train import mixed_frame_noise
 
 STEPS = {"prior": 25, "decoder": 50, "interpolator": 25, "sr_low": 10, "sr_high": 4}
 
@@ -43,7 +43,8 @@ class Pipeline:
     def __init__(self, checkpoints="checkpoints"):
         from .export import DEFAULT_SCHED
         from .train import load_for_export, load_tokenizer
-        models, self.E, _, _, _, _, _ = load_for_export(checkpoints)
+        models, self.E, _, _, _, _, extra = load_for_export(checkpoints)
+        self.frame_noise_correlation = extra["decoder"]["frame_noise_correlation"]
         self.m = {k: v.eval() for k, v in models.items()}
         self.tok = load_tokenizer(checkpoints)
         self.sched = DEFAULT_SCHED
@@ -84,7 +85,7 @@ class Pipeline:
             out = dec(torch.cat([x, x]), torch.full((2,), t), image_embed=e2, fps=f2)
             return out[1:] + guidance * (out[:1] - out[1:])
         x = mixed_frame_noise(torch.randn(1, 3, frames, 64, 64, generator=gen),
-                              torch.randn(1, 3, 1, 64, 64, generator=gen), FRAME_NOISE_CORRELATION)
+                              torch.randn(1, 3, 1, 64, 64, generator=gen), self.frame_noise_correlation)
         out = denoise(fn, scheduler_for(self.sched["decoder"]), steps, x).clamp(-1, 1)
         self._time("decoder", t0)
         return out

@@ -93,7 +93,7 @@ def mixed_frame_noise(independent, shared, rho):
     return math.sqrt(1 - rho) * independent + math.sqrt(rho) * shared
 
 
-FRAME_NOISE_CORRELATION = 0.5  # D^t's ρ: written to the decoder's manifest, used by every sampler of it
+FRAME_NOISE_CORRELATION = 0.5  # D^t's ρ: kept in its checkpoint record, exported to the decoder's manifest
 # D and D^t draw t with density ∝ t: the object's place, shape and colour are settled at high t (at t = 960 a
 # 20-px object is still only just visible in x_t), while low-t denoising is learned quickly. Measured on 20-minute
 # single-thread runs of D (36 samples, true embeddings), this with lr 1e-3 against uniform t with lr 6e-4: colour
@@ -179,6 +179,7 @@ def fps_for(progress, rng):
 class Stage:
     """A resumable training loop: build(), step(index) → loss, save/load, export."""
     name = None
+    frame_correlation = 0.0  # ρ of the clips' noise (mixed_frame_noise); recorded so samplers of the weights match
 
     def __init__(self, args):
         self.args = args
@@ -203,7 +204,7 @@ class Stage:
         state = {"model": self.model.state_dict(), "ema": self.ema.model.state_dict(), "ema_n": self.ema.n,
                  "opt": self.opt.state_dict(), "step": self.step_n, "elapsed": self.elapsed, "losses": self.losses,
                  "gen": self.gen.get_state(), "batch": self.batch, "lr": LR[self.name],
-                 "devices": sorted(self.devices | {self.device.type})}
+                 "devices": sorted(self.devices | {self.device.type}), "frame_noise_correlation": self.frame_correlation}
         tmp = ckpt_path(self.root, self.name) + ".tmp"
         torch.save(to_cpu(state), tmp)
         os.replace(tmp, ckpt_path(self.root, self.name))
@@ -389,6 +390,7 @@ class DecoderVideoStage(DecoderStage):
     3 clips, i.e. 3 objects; the images keep the spatial layers learning shapes from many objects while the clips
     teach motion. The images carry no text either: they are conditioned on their own CLIP embedding, like D."""
     name = "decoder_video"
+    frame_correlation = FRAME_NOISE_CORRELATION
     frames = 16
     joint_images = 16
 
@@ -412,7 +414,7 @@ class DecoderVideoStage(DecoderStage):
         v = self.clips(n, self.frames, fps, 30_000_000)
         with torch.no_grad():
             emb = self.clip.image(v[:, :, 0]) * self.keep(n, 0.1)[:, None]
-        video = diffusion_loss(self.model, v, self.gen, OFFSET_NOISE, FRAME_NOISE_CORRELATION, GENERATIVE_T_POWER,
+        video = diffusion_loss(self.model, v, self.gen, OFFSET_NOISE, self.frame_correlation, GENERATIVE_T_POWER,
                                image_embed=emb, fps=torch.tensor(fps))
         return video + self.image_loss(self.joint_images * self.args.batch_scale, 40_000_000)
 
@@ -440,6 +442,7 @@ def interpolator_from_decoder(dec):
 
 class InterpolatorStage(DecoderVideoStage):
     name = "interpolator"
+    frame_correlation = 0.0
     keyframes = 4
 
     def build(self):
@@ -536,7 +539,8 @@ def _info(root, stage):
             return None
     s = torch.load(p, map_location="cpu")
     return {"steps": s["step"], "minutes": round(s["elapsed"] / 60, 1), "batch": s.get("batch"), "lr": s.get("lr"),
-            "final_loss": s["losses"][-1][1] if s["losses"] else None, "devices": s.get("devices", ["cpu"])}
+            "final_loss": s["losses"][-1][1] if s["losses"] else None, "devices": s.get("devices", ["cpu"]),
+            "frame_noise_correlation": s.get("frame_noise_correlation", 0.0)}
 
 
 DATA = {
@@ -587,7 +591,9 @@ def load_for_export(root):
         with open(mfile) as f:
             metrics = json.load(f)
     from .export import DEFAULT_SCHED
-    return models, E, tokenizer_path(root), training, metrics, DEFAULT_SCHED, {}
+    # the decoder's samplers must start from the noise its weights were trained on (0 for records older than ρ)
+    rho = (_info(root, dec_stage) or {}).get("frame_noise_correlation", 0.0)
+    return models, E, tokenizer_path(root), training, metrics, DEFAULT_SCHED, {"decoder": {"frame_noise_correlation": rho}}
 
 
 def export(args, names):

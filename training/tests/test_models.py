@@ -104,10 +104,6 @@ class ShapeTest(unittest.TestCase):
         self.assertEqual(prior(torch.randn(2, 16), torch.tensor([5, 900]), emb, tokens).shape, (2, 16))
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class MixedFrameNoiseTest(unittest.TestCase):
     def test_frames_are_correlated_by_rho_and_stay_standard_normal(self):
         from mav_training.train import mixed_frame_noise
@@ -117,7 +113,12 @@ class MixedFrameNoiseTest(unittest.TestCase):
         self.assertAlmostEqual(x.var().item(), 1.0, delta=0.03)
         self.assertAlmostEqual((x[:, :, 1:] * x[:, :, :-1]).mean().item(), 0.5, delta=0.03)
 
-    def test_the_decoder_manifest_carries_the_correlation_it_was_trained_with(self):
-        from mav_training.export import parameters_for
-        from mav_training.train import FRAME_NOISE_CORRELATION
-        self.assertEqual(parameters_for("decoder", 64, {})["frame_noise_correlation"], FRAME_NOISE_CORRELATION)
+    def test_only_the_video_decoder_records_correlated_noise_for_its_manifest(self):
+        from mav_training.train import FRAME_NOISE_CORRELATION, DecoderStage, DecoderVideoStage, InterpolatorStage
+        self.assertEqual(DecoderVideoStage.frame_correlation, FRAME_NOISE_CORRELATION)
+        self.assertEqual(DecoderStage.frame_correlation, 0.0)
+        self.assertEqual(InterpolatorStage.frame_correlation, 0.0)
+
+
+if __name__ == "__main__":
+    unittest.main()
