@@ -178,6 +178,29 @@ def run(checkpoints, seeds, out_docs, steps, with_interp=True, guidance=3.0):
     return rows, speed, summary, pipe.timings
 
 
+@torch.no_grad()
+def run_images(pipe, seeds, steps, guidance=3.0):
+    """Text-to-image through prior and D alone (step 3 of the recipe): one frame per prompt and seed, measured as
+    a keyframe is. Cheap (no video, no ↑F), so it can follow D while it trains."""
+    rows = []
+    for prompt in PROMPTS:
+        want = W.caption_attributes(prompt)
+        for seed in range(seeds):
+            gen = torch.Generator().manual_seed(seed)
+            img = pipe.keyframes(pipe.image_embed(prompt, gen, guidance), gen, 8.0, guidance, steps["decoder"], frames=1)
+            a = analyse(img[0].numpy())
+            shape, facing, iou = classify_shape(a["fg"][0])
+            row = {"prompt": prompt, "seed": seed, "held_out": W.is_held_out(want.get("colour"), want.get("shape")),
+                   "colour_ok": a["colour"] == want.get("colour"), "colour": a["colour"],
+                   "shape_ok": shape == want.get("shape"), "shape": shape, "iou": round(iou, 2),
+                   "bg_ok": (a["bg"] == want["background"]) if "background" in want else None, "bg": a["bg"],
+                   "present_keyframes": float(a["present"].mean())}
+            if "direction" in want:
+                row["facing_ok"] = facing == want["direction"]
+            rows.append(row)
+    return rows
+
+
 def summarise(rows, speed):
     def rate(key, subset):
         v = [r[key] for r in subset if r.get(key) is not None]
@@ -318,10 +341,19 @@ def main():
     p.add_argument("--decoder-steps", type=int, default=50)
     p.add_argument("--interpolator-steps", type=int, default=25)
     p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance of prior and decoder")
+    p.add_argument("--images", action="store_true",
+                   help="text-to-image only (prior → D, one frame): writes checkpoints/eval_images.json")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     steps = {"decoder": a.decoder_steps, "interpolator": a.interpolator_steps}
     from .sample import Pipeline
+    if a.images:
+        rows = run_images(Pipeline(a.checkpoints), a.seeds, steps, a.guidance)
+        summary = summarise(rows, [])
+        with open(os.path.join(a.checkpoints, "eval_images.json"), "w") as f:
+            json.dump({"summary": summary, "rows": rows, "steps": steps, "guidance": a.guidance}, f, indent=1)
+        print(json.dumps(summary, indent=1))
+        return
     cp = clip_prior_metrics(Pipeline(a.checkpoints))
     print(json.dumps(cp), flush=True)
     rows, speed, summary, timings = run(a.checkpoints, a.seeds, a.out, steps, guidance=a.guidance)

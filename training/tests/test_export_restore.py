@@ -81,3 +81,42 @@ class RestoreFromOnnxTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PackedCheckpointTest(unittest.TestCase):
+    def test_packed_checkpoint_is_ema_only_and_training_resumes_from_it(self):
+        import argparse
+        from mav_training import train as T
+        root, dest = tempfile.mkdtemp(), tempfile.mkdtemp()
+        args = argparse.Namespace(checkpoints=root, device="cpu", batch_scale=1, resume=False, minutes=None, steps=2)
+        stage = T.SrHighStage(args)
+        stage.batch = 1
+        stage.run()
+        T.pack(root, dest)
+        packed = torch.load(T.ckpt_path(dest, "sr_high"))
+        self.assertNotIn("opt", packed)
+        self.assertNotIn("model", packed)
+        self.assertEqual(packed["step"], 2)
+        resumed = T.SrHighStage(argparse.Namespace(**{**vars(args), "checkpoints": dest, "resume": True, "steps": 3}))
+        resumed.batch = 1
+        resumed.run()
+        self.assertEqual(resumed.step_n, 3)
+        self.assertEqual(torch.load(T.ckpt_path(dest, "sr_high"))["step"], 3)
+
+
+class PrefetchTest(unittest.TestCase):
+    def test_batches_rendered_by_workers_equal_the_ones_rendered_in_the_loop(self):
+        import argparse
+        from mav_training import train as T
+        args = argparse.Namespace(checkpoints=tempfile.mkdtemp(), device="cpu", batch_scale=1, resume=False,
+                                  minutes=None, steps=1, workers=2)
+        stage = T.SrLowStage(args)
+        stage.batch = 2
+        pre = T.Prefetcher(stage, 2)
+        try:
+            for step in (0, 1, 7):
+                for a, b in zip(pre.get(step, 0.5), stage.data(step, 0.5)):
+                    self.assertTrue(torch.equal(a, b))
+        finally:
+            pre.close()
+        self.assertFalse(torch.equal(stage.data(0, 0.5)[0], stage.data(1, 0.5)[0]))

@@ -120,5 +120,29 @@ class MixedFrameNoiseTest(unittest.TestCase):
         self.assertEqual(InterpolatorStage.frame_correlation, 0.0)
 
 
+class VideoFineTuningTest(unittest.TestCase):
+    def test_video_decoder_trains_only_temporal_layers_and_fps_and_keeps_every_spatial_weight(self):
+        from mav_training.train import DecoderVideoStage, InterpolatorStage
+        stage = DecoderVideoStage.__new__(DecoderVideoStage)
+        stage.model = SpaceTimeUNet(**decoder_config(16, tiny=True))
+        trained = {id(p) for p in stage.params()}
+        want = {id(p) for p in stage.model.temporal_parameters()} | {id(p) for p in stage.model.fps_mlp.parameters()}
+        self.assertEqual(trained, want)
+        before = {k: v.clone() for k, v in stage.model.state_dict().items()}
+        opt = torch.optim.AdamW(stage.params(), lr=1e-2)
+        x = torch.randn(1, 3, 4, 16, 16)
+        stage.model(x, torch.tensor([500]), image_embed=torch.randn(1, 16), fps=torch.tensor([8.0])).square().mean().backward()
+        opt.step()
+        after = stage.model.state_dict()
+        self.assertTrue(torch.equal(before["conv_in.weight"], after["conv_in.weight"]))
+        self.assertTrue(torch.equal(before["image_proj.0.weight"], after["image_proj.0.weight"]))
+        changed = [k for k in after if not torch.equal(before[k], after[k])]
+        self.assertTrue(changed and all(".temporal." in k or k.startswith("fps_mlp") for k in changed), changed)
+        # ↑F fine-tunes every weight (new input channels)
+        interp = InterpolatorStage.__new__(InterpolatorStage)
+        interp.model = SpaceTimeUNet(**decoder_config(16, tiny=True))
+        self.assertEqual(len(list(interp.params())), len(list(interp.model.parameters())))
+
+
 if __name__ == "__main__":
     unittest.main()
