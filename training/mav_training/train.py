@@ -57,6 +57,13 @@ def read_ckpt(root, stage):
     return torch.load(ckpt_path(root, stage), map_location="cpu")
 
 
+def ema_weights(root, stage, ckpt):
+    if "ema" not in ckpt:
+        raise SystemExit(f"{ckpt_path(root, stage)} holds only the training record of {stage} (packed after a later "
+                         "stage); its weights are in the full checkpoint of the machine that trained it")
+    return ckpt["ema"]
+
+
 def to_cpu(obj):
     if torch.is_tensor(obj):
         return obj.cpu()
@@ -271,8 +278,9 @@ class Stage:
 
     def load(self):
         s = read_ckpt(self.root, self.name)
-        self.model.load_state_dict(s["model"] if "model" in s else s["ema"])  # a packed checkpoint holds EMA only
-        self.ema.model.load_state_dict(s["ema"])
+        ema = ema_weights(self.root, self.name, s)
+        self.model.load_state_dict(s.get("model", ema))  # a packed checkpoint holds EMA only
+        self.ema.model.load_state_dict(ema)
         self.ema.n = s["ema_n"]
         if "opt" in s:
             self.opt.load_state_dict(s["opt"])
@@ -354,7 +362,7 @@ def restore_exported(models_dir, name, model):
 def load_ema(root, stage, model):
     """EMA weights of a trained stage: its checkpoint, else (fresh checkout) the model it exported."""
     if os.path.exists(ckpt_path(root, stage)):
-        model.load_state_dict(read_ckpt(root, stage)["ema"])
+        model.load_state_dict(ema_weights(root, stage, read_ckpt(root, stage)))
     else:
         for name in EXPORTS[stage]:
             restore_exported(MODELS_DIR, name, model)
@@ -687,13 +695,16 @@ def pack(root, dest):
     """Copy checkpoints/ to dest with only what export and resume need (EMA weights and the training record, no raw
     weights or optimiser state: a quarter of the size). Why: files come back from a rented GPU machine in pieces of
     at most 16 MB, and a full decoder checkpoint is 76 MB. `--resume` from a packed checkpoint starts the optimiser
-    afresh from the EMA weights."""
+    afresh from the EMA weights. Once D^t exists, D keeps only its record: the export takes the decoder from D^t."""
     import shutil
     os.makedirs(dest, exist_ok=True)
     for stage in STAGES:
         if os.path.exists(ckpt_path(root, stage)):
             s = read_ckpt(root, stage)
-            torch.save({k: s[k] for k in PACKED_KEYS if k in s}, ckpt_path(dest, stage))
+            keys = PACKED_KEYS
+            if stage == "decoder" and os.path.exists(ckpt_path(root, "decoder_video")):
+                keys = [k for k in keys if k != "ema"]
+            torch.save({k: s[k] for k in keys if k in s}, ckpt_path(dest, stage))
     if os.path.isdir(os.path.join(root, "tokenizer")):
         shutil.copytree(os.path.join(root, "tokenizer"), os.path.join(dest, "tokenizer"), dirs_exist_ok=True)
 
