@@ -187,7 +187,7 @@ def run_images(pipe, seeds, steps, guidance=3.0):
         want = W.caption_attributes(prompt)
         for seed in range(seeds):
             gen = torch.Generator().manual_seed(seed)
-            img = pipe.keyframes(pipe.image_embed(prompt, gen, guidance), gen, 8.0, guidance, steps["decoder"], frames=1)
+            img = pipe.keyframes(pipe.image_embed(prompt, gen), gen, 8.0, guidance, steps["decoder"], frames=1)
             a = analyse(img[0].numpy())
             shape, facing, iou = classify_shape(a["fg"][0])
             row = {"prompt": prompt, "seed": seed, "held_out": W.is_held_out(want.get("colour"), want.get("shape")),
@@ -198,6 +198,7 @@ def run_images(pipe, seeds, steps, guidance=3.0):
             if "direction" in want:
                 row["facing_ok"] = facing == want["direction"]
             rows.append(row)
+            print(json.dumps(row), flush=True)
     return rows
 
 
@@ -211,7 +212,7 @@ def summarise(rows, speed):
         s[group] = {k: rate(k, subset) for k in ("colour_ok", "shape_ok", "bg_ok", "facing_ok", "motion_ok",
                                                  "present_keyframes", "present_76", "flicker_keyframes", "flicker_76")}
         s[group]["samples"] = len(subset)
-    s["captions_among_prompts"] = sum(r["seen_caption"] for r in rows)
+    s["captions_among_prompts"] = sum(r.get("seen_caption", False) for r in rows)
     by_prompt = {}
     for sp in speed:
         by_prompt.setdefault(sp["prompt"], []).append(sp["frame_widths_per_s"])

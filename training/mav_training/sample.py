@@ -54,10 +54,13 @@ class Pipeline:
         self.timings[name] = round(time.time() - t0, 2)
 
     @torch.no_grad()
-    def image_embed(self, prompt, gen, guidance=3.0, steps=STEPS["prior"], candidates=2):
+    def image_embed(self, prompt, gen, guidance=None, steps=STEPS["prior"], candidates=2):
         """As the Java stage: `candidates` samples at once (rows [cond…, uncond…]), the one closest to the text
-        embedding kept, projected back on the unit sphere the decoder was trained on."""
+        embedding kept, projected back on the unit sphere the decoder was trained on. Guidance: the prior
+        manifest's `default_guidance_scale` unless given."""
         t0 = time.time()
+        if guidance is None:
+            guidance = self.sched["prior"]["default_guidance_scale"]
         ids = torch.tensor([self.tok.encode(prompt)])
         te, tt = self.m["clip"].text(ids)
         n = candidates
@@ -139,10 +142,11 @@ class Pipeline:
         return torch.cat(frames).permute(1, 0, 2, 3).unsqueeze(0)
 
     def generate(self, prompt, seed=0, fps=8.0, guidance=3.0, steps=None, until="sr_high"):
-        """Runs the stages up to `until` (keyframes, interpolator, sr_low, sr_high); returns a dict of outputs."""
+        """Runs the stages up to `until` (keyframes, interpolator, sr_low, sr_high); returns a dict of outputs.
+        `guidance` is the decoder's, as the request's guidanceScale in Java; the prior uses its manifest's."""
         steps = dict(STEPS, **(steps or {}))
         gen = torch.Generator().manual_seed(seed)
-        out = {"image_embed": self.image_embed(prompt, gen, guidance, steps["prior"])}
+        out = {"image_embed": self.image_embed(prompt, gen, steps=steps["prior"])}
         out["keyframes"] = self.keyframes(out["image_embed"], gen, fps, guidance, steps["decoder"])
         if until == "keyframes":
             return out

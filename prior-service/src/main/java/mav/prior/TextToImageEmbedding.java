@@ -21,7 +21,9 @@ import mav.common.tensor.Tensors;
  *
  * <p>As in DALL-E 2, the prior samples several candidate embeddings at once and keeps the one closest to the text
  * embedding. The unconditional branch of guidance is the zero condition the prior was trained with, or the
- * negative prompt's encoding when one is given.
+ * negative prompt's encoding when one is given. Its scale is the prior manifest's {@code default_guidance_scale}, not
+ * the request's (that one guides the decoder): a prior guided past its trained scale gives embeddings away from those
+ * of real images, and the decoder then draws the wrong colours.
  */
 @ApplicationScoped
 public class TextToImageEmbedding extends DiffusionStage {
@@ -31,6 +33,7 @@ public class TextToImageEmbedding extends DiffusionStage {
     private OnnxModel prior;
     private int embedDim;
     private int maxLength;
+    private double guidanceScale;
 
     @Override
     public StageName name() {
@@ -48,7 +51,10 @@ public class TextToImageEmbedding extends DiffusionStage {
         tokenizer = new PromptTokenizer(textEncoder.dir().resolve(spec.file()), spec);
         embedDim = prior.manifest().intParameter("embed_dim");
         maxLength = tokenizer.maxLength();
-        prior.manifest().requireScheduler();
+        guidanceScale = prior.manifest().requireScheduler().defaultGuidanceScale();
+        if (!(guidanceScale >= 1.0)) {
+            throw new ModelLoadException("prior manifest: default_guidance_scale must be >= 1, got " + guidanceScale);
+        }
     }
 
     @Override
@@ -78,7 +84,7 @@ public class TextToImageEmbedding extends DiffusionStage {
                     .putLong("timestep", new long[] {b}, Tensors.filled(b, t))
                     .put("text_embed", embedT)
                     .put("text_tokens", tokensT));
-            return ClassifierFreeGuidance.combine(out.get("predicted_image_embed").data(), request.guidanceScale());
+            return ClassifierFreeGuidance.combine(out.get("predicted_image_embed").data(), guidanceScale);
         }, context);
 
         // 4. keep the candidate closest to the text embedding, on the unit sphere the decoder was trained on:
