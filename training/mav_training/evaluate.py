@@ -115,6 +115,21 @@ def motion_direction(cents, min_px=1.5):
     return ("down" if d[1] > 0 else "up"), dist
 
 
+def measure(prompt, seed, want, keys):
+    """The row of one sample: colour, shape (on the frame with the largest object), background, presence and, for
+    fish and arrows, facing. keys: [3, F, H, W] in [-1, 1]. Returns the row and the analysis."""
+    a = analyse(keys)
+    shape, facing, iou = classify_shape(a["fg"][int(np.argmax(a["areas"]))])
+    row = {"prompt": prompt, "seed": seed, "held_out": W.is_held_out(want.get("colour"), want.get("shape")),
+           "colour_ok": a["colour"] == want.get("colour"), "colour": a["colour"],
+           "shape_ok": shape == want.get("shape"), "shape": shape, "iou": round(iou, 2),
+           "bg_ok": (a["bg"] == want["background"]) if "background" in want else None, "bg": a["bg"],
+           "present_keyframes": float(a["present"].mean())}
+    if "direction" in want:
+        row["facing_ok"] = facing == want["direction"]
+    return row, a
+
+
 def run(checkpoints, seeds, out_docs, steps, with_interp=True, guidance=3.0):
     from .sample import Pipeline, to_uint8
     pipe = Pipeline(checkpoints)
@@ -126,19 +141,11 @@ def run(checkpoints, seeds, out_docs, steps, with_interp=True, guidance=3.0):
             t0 = time.time()
             out = pipe.generate(prompt, seed, 8.0, guidance, steps, until="interpolator" if (with_interp and seed == 0)
                                 else "keyframes")
-            keys = out["keyframes"][0].numpy()
-            a = analyse(keys)
-            k = int(np.argmax(a["areas"]))
-            shape, facing, iou = classify_shape(a["fg"][k])
-            mdir, dist = motion_direction(a["centroids"])
-            row = {"prompt": prompt, "seed": seed, "seen_caption": prompt in corpus,
-                   "held_out": W.is_held_out(want.get("colour"), want.get("shape")),
-                   "colour_ok": a["colour"] == want.get("colour"), "colour": a["colour"],
-                   "shape_ok": shape == want.get("shape"), "shape": shape, "iou": round(iou, 2),
-                   "bg_ok": (a["bg"] == want["background"]) if "background" in want else None, "bg": a["bg"],
-                   "present_keyframes": float(a["present"].mean()), "flicker_keyframes": round(a["flicker"], 2)}
+            row, a = measure(prompt, seed, want, out["keyframes"][0].numpy())
+            row["seen_caption"] = prompt in corpus
+            row["flicker_keyframes"] = round(a["flicker"], 2)
             if "direction" in want:
-                row["facing_ok"] = facing == want["direction"]
+                mdir, _ = motion_direction(a["centroids"])
                 row["motion"] = mdir
                 row["motion_ok"] = mdir == want["direction"]
             if "frames_64" in out:
@@ -188,15 +195,7 @@ def run_images(pipe, seeds, steps, guidance=3.0):
         for seed in range(seeds):
             gen = torch.Generator().manual_seed(seed)
             img = pipe.keyframes(pipe.image_embed(prompt, gen), gen, 8.0, guidance, steps["decoder"], frames=1)
-            a = analyse(img[0].numpy())
-            shape, facing, iou = classify_shape(a["fg"][0])
-            row = {"prompt": prompt, "seed": seed, "held_out": W.is_held_out(want.get("colour"), want.get("shape")),
-                   "colour_ok": a["colour"] == want.get("colour"), "colour": a["colour"],
-                   "shape_ok": shape == want.get("shape"), "shape": shape, "iou": round(iou, 2),
-                   "bg_ok": (a["bg"] == want["background"]) if "background" in want else None, "bg": a["bg"],
-                   "present_keyframes": float(a["present"].mean())}
-            if "direction" in want:
-                row["facing_ok"] = facing == want["direction"]
+            row, _ = measure(prompt, seed, want, img[0].numpy())
             rows.append(row)
             print(json.dumps(row), flush=True)
     return rows
@@ -341,7 +340,7 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--decoder-steps", type=int, default=50)
     p.add_argument("--interpolator-steps", type=int, default=25)
-    p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance of prior and decoder")
+    p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance of the decoder (the prior uses its manifest's)")
     p.add_argument("--images", action="store_true",
                    help="text-to-image only (prior → D, one frame): writes checkpoints/eval_images.json")
     a = p.parse_args()

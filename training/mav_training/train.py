@@ -552,6 +552,12 @@ class InterpolatorStage(DecoderVideoStage):
                               frame_skip=torch.full((n,), float(skip)), cond=torch.cat([v * mask, mask], dim=1))
 
 
+def augmented(low_res, gen):
+    """Conditioning augmentation of the SR models: Gaussian noise of std 0.05·U(0, 1), one level per sample."""
+    noise = torch.randn(low_res.shape, generator=gen)  # drawn before the levels, as the stages always have
+    return low_res + noise * 0.05 * torch.rand((low_res.shape[0],) + (1,) * (low_res.ndim - 1), generator=gen)
+
+
 class SrLowStage(Stage):
     """SR^t_l: 256-px clips from 64-px clips of the same scene (both rendered), on 64×64 crops of the 256 frames."""
     name = "sr_low"
@@ -580,9 +586,7 @@ class SrLowStage(Stage):
 
     def loss(self, batch):
         hi, lo = batch
-        n = hi.shape[0]
-        lo = lo + torch.randn(lo.shape, generator=self.gen) * 0.05 * torch.rand(n, 1, 1, 1, 1, generator=self.gen)
-        return diffusion_loss(self.model, hi, self.gen, cond=lo)
+        return diffusion_loss(self.model, hi, self.gen, cond=augmented(lo, self.gen))
 
 
 class SrHighStage(Stage):
@@ -609,9 +613,7 @@ class SrHighStage(Stage):
 
     def loss(self, batch):
         hi, lo = batch
-        n = hi.shape[0]
-        lo = lo + torch.randn(lo.shape, generator=self.gen) * 0.05 * torch.rand(n, 1, 1, 1, generator=self.gen)
-        return diffusion_loss(self.model, hi, self.gen, cond=lo)
+        return diffusion_loss(self.model, hi, self.gen, cond=augmented(lo, self.gen))
 
 
 STAGE_CLASSES = {c.name: c for c in (ClipStage, PriorStage, DecoderStage, DecoderVideoStage, InterpolatorStage,
