@@ -86,19 +86,30 @@ def _attend(q, k, v, heads, bias=None):
 
 
 class SpatialAttention(nn.Module):
-    """Self-attention over the h·w positions of each frame (pre-norm, residual)."""
+    """Self-attention over the h·w positions of each frame (pre-norm, residual).
 
-    def __init__(self, ch, heads=4):
+    context_dim: the layer also attends to context tokens [bf, n, context_dim] (keys and values only, as DALL-E 2's
+    decoder attends to its four CLIP-embedding tokens). Their key/value projection starts at zero, so a trained
+    model that grows context tokens starts from nearly its old output."""
+
+    def __init__(self, ch, heads=4, context_dim=None):
         super().__init__()
         self.heads = heads
         self.norm = nn.GroupNorm(groups_for(ch), ch)
         self.qkv = nn.Linear(ch, ch * 3)
         self.out = nn.Linear(ch, ch)
+        self.context_kv = nn.Linear(context_dim, ch * 2) if exists(context_dim) else None
+        if exists(self.context_kv):
+            nn.init.zeros_(self.context_kv.weight)
+            nn.init.zeros_(self.context_kv.bias)
 
-    def forward(self, x):
+    def forward(self, x, context=None):
         bf, c, h, w = x.shape
         t = self.norm(x).reshape(bf, c, h * w).permute(0, 2, 1)
         q, k, v = self.qkv(t).chunk(3, dim=-1)
+        if exists(self.context_kv) and exists(context):
+            ck, cv = self.context_kv(context).chunk(2, dim=-1)
+            k, v = torch.cat([k, ck], dim=1), torch.cat([v, cv], dim=1)
         o = self.out(_attend(q, k, v, self.heads))
         return x + o.permute(0, 2, 1).reshape(bf, c, h, w)
 
@@ -146,13 +157,13 @@ class TemporalAttention(nn.Module):
 class PseudoAttention(nn.Module):
     """Spatial attention per frame, then (videos only) temporal attention per pixel."""
 
-    def __init__(self, ch, heads=4, temporal=True):
+    def __init__(self, ch, heads=4, temporal=True, context_dim=None):
         super().__init__()
-        self.spatial = SpatialAttention(ch, heads)
+        self.spatial = SpatialAttention(ch, heads, context_dim)
         self.temporal = TemporalAttention(ch, heads) if temporal else None
 
-    def forward(self, x, frames=None):
-        x = self.spatial(x)
+    def forward(self, x, frames=None, context=None):
+        x = self.spatial(x, context)
         if exists(frames) and exists(self.temporal):
             x = self.temporal(x, frames)
         return x

@@ -53,6 +53,18 @@ def ckpt_path(root, stage):
     return os.path.join(root, f"{stage}.pt")
 
 
+def load_grown(model, state, stage):
+    """load_state_dict that lets a model have layers its checkpoint lacks, as long as they are layers that start as
+    a no-op (zero-initialised, like temporal layers when D becomes D^t, or image tokens added to a trained D): a
+    trained stage resumes after the architecture grew. Returns the names that kept their initial values."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected:
+        raise ValueError(f"[{stage}] checkpoint has weights the model lacks: {unexpected[:5]}")
+    if missing:
+        print(f"[{stage}] {len(missing)} new weights start from their initial values: {missing[:4]}...", flush=True)
+    return missing
+
+
 def read_ckpt(root, stage):
     return torch.load(ckpt_path(root, stage), map_location="cpu")
 
@@ -108,13 +120,25 @@ FRAME_NOISE_CORRELATION = 0.5  # D^t's ρ: kept in its checkpoint record, export
 GENERATIVE_T_POWER = 2.0
 
 
+DECOY_T = 700  # from here up D sees shape decoys (diffusion_loss): at t = 700 x_t still shows the shape about half the time
+
+
+def shape_decoy(scene, rng):
+    """The scene with another shape (and facing) at the same place and size, in the same colour on the same
+    background; never a held-out colour-shape pair."""
+    others = [s for s in W.SHAPES if s != scene["shape"] and not W.is_held_out(scene["colour"], s)]
+    shape = others[rng.integers(len(others))]
+    facing = W.ORIENTED[shape][rng.integers(len(W.ORIENTED[shape]))] if shape in W.ORIENTED else None
+    return dict(scene, shape=shape, direction=facing)
+
+
 def sample_timesteps(n, gen, power=1.0):
     """t in 0..999 with density ∝ t^(power−1): power 1 is uniform, 2 puts 3/4 of the batch at t ≥ 500."""
     u = torch.rand(n, generator=gen)
     return (1000 * u ** (1.0 / power)).long().clamp(0, 999)
 
 
-def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.0, **kw):
+def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.0, decoy=None, **kw):
     """ε-prediction loss for an x0-parameterised network: min(max(SNR_t, 1), γ)·|x̂0 − x0|² with γ = 5, i.e. the
     "truncated SNR" weighting of progressive distillation (Salimans & Ho, 2022) capped like Min-SNR-γ (Hang et al.,
     2023): without the floor of 1 the first sampling steps (t ≈ 960, SNR ≈ 0.003) get almost no gradient.
@@ -129,7 +153,13 @@ def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.
     frame_noise_correlation). Why: an image model turned video model sees frames whose noise is already
     correlated, so coherent frames need far fewer video steps to learn than from independent noise.
 
-    t_power: timestep density ∝ t^(t_power−1) (sample_timesteps)."""
+    t_power: timestep density ∝ t^(t_power−1) (sample_timesteps).
+
+    decoy: images like x0 with another shape (shape_decoy); rows with t ≥ DECOY_T take, with probability 1/2, their
+    x_t from the decoy while the target stays x0. Why: in training the shape visible in x_t always agrees with the
+    image embedding, so D learned to copy it from x_t; in sampling x_t at those t holds only the blurry blob of the
+    steps before, and D copied the blob (squares and stars came out round). With decoys only the embedding is
+    always right about the shape, so D has to draw it from the embedding where x_t barely shows it."""
     t = sample_timesteps(x0.shape[0], gen, t_power)
     eps = torch.randn(x0.shape, generator=gen)
     if frame_correlation and x0.ndim == 5:
@@ -141,7 +171,11 @@ def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.
     x0, t, eps = x0.to(dev), t.to(dev), eps.to(dev)
     kw = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in kw.items()}
     a = AC.to(dev)[t].view(-1, *([1] * (x0.ndim - 1)))
-    x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
+    source = x0
+    if decoy is not None:
+        use = (t >= DECOY_T) & (torch.rand(x0.shape[0], generator=gen) < 0.5).to(dev)
+        source = torch.where(use.view(-1, *([1] * (x0.ndim - 1))), decoy.to(dev), x0)
+    x_t = a.sqrt() * source + (1 - a).sqrt() * eps
     snr = a / (1 - a)
     w = torch.clamp(snr, min=1.0, max=GAMMA)
     if getattr(model, "x0_param", False):
@@ -279,10 +313,10 @@ class Stage:
     def load(self):
         s = read_ckpt(self.root, self.name)
         ema = ema_weights(self.root, self.name, s)
-        self.model.load_state_dict(s.get("model", ema))  # a packed checkpoint holds EMA only
-        self.ema.model.load_state_dict(ema)
+        grown = load_grown(self.model, s.get("model", ema), self.name)  # a packed checkpoint holds EMA only
+        load_grown(self.ema.model, ema, self.name)
         self.ema.n = s["ema_n"]
-        if "opt" in s:
+        if "opt" in s and not grown:  # new parameters: the optimiser's state no longer lines up, it starts afresh
             self.opt.load_state_dict(s["opt"])
         self.step_n, self.elapsed, self.losses = s["step"], s["elapsed"], s["losses"]
         self.devices = set(s.get("devices", ["cpu"]))
@@ -442,16 +476,19 @@ class DecoderStage(Stage):
         self.model = make_decoder()
 
     def data(self, step, progress):
-        return image_batch(self.world, 20_000_000 + step * self.batch, self.batch)[0]
+        imgs, _, scenes = image_batch(self.world, 20_000_000 + step * self.batch, self.batch)
+        rng = self.rng(step)
+        return imgs, torch.from_numpy(np.stack([W.render(shape_decoy(sc, rng), 64) for sc in scenes]))
 
-    def loss(self, imgs):
+    def loss(self, batch):
+        imgs, decoys = batch
         n = imgs.shape[0]
         imgs = imgs.to(self.device)
         with torch.no_grad():
             emb = self.clip.image(imgs) * self.keep(n, 0.1)[:, None]
         fps = torch.full((n,), 8.0)
-        return diffusion_loss(self.model, imgs, self.gen, OFFSET_NOISE, t_power=GENERATIVE_T_POWER, image_embed=emb,
-                              fps=fps)
+        return diffusion_loss(self.model, imgs, self.gen, OFFSET_NOISE, t_power=GENERATIVE_T_POWER, decoy=decoys,
+                              image_embed=emb, fps=fps)
 
 
 class DecoderVideoStage(DecoderStage):
@@ -472,10 +509,28 @@ class DecoderVideoStage(DecoderStage):
             load_ema(self.root, "decoder", self.model).train()
 
     def params(self):
-        trainable = {id(p) for p in self.model.temporal_parameters()} | {id(p) for p in self.model.fps_mlp.parameters()}
+        trainable = self._trainable()
         for p in self.model.parameters():
             p.requires_grad_(id(p) in trainable)
         return [p for p in self.model.parameters() if p.requires_grad]
+
+    def _trainable(self):
+        return {id(p) for p in self.model.temporal_parameters()} | {id(p) for p in self.model.fps_mlp.parameters()}
+
+    def load(self):
+        """Resume, then take every frozen (spatial) weight from D's current EMA: D^t's spatial layers are D's by
+        definition, so a D trained further since D^t last ran (or grown, as by image tokens) carries over, and only
+        the temporal layers keep what D^t learned."""
+        super().load()
+        dec = load_ema(self.root, "decoder", make_decoder()).state_dict()
+        trainable = self._trainable()
+        frozen = [n for n, p in self.model.named_parameters() if id(p) not in trainable]
+        changed = sum(not torch.equal(self.ema.model.state_dict()[n].cpu(), dec[n]) for n in frozen)
+        for model in (self.model, self.ema.model):
+            state = model.state_dict()
+            state.update({n: dec[n] for n in frozen})
+            model.load_state_dict(state)
+        print(f"[{self.name}] spatial weights from D's EMA ({changed} of {len(frozen)} differed)", flush=True)
 
     def clips(self, step, frames, fps_list, offset):
         n = len(fps_list)
@@ -525,6 +580,9 @@ class InterpolatorStage(DecoderVideoStage):
 
     def params(self):
         return self.model.parameters()  # ↑F fine-tunes every weight: its new input channels change the spatial task
+
+    def load(self):
+        Stage.load(self)  # every weight is ↑F's own: nothing to take from D
 
     def build(self):
         self.clip, _ = load_clip(self.root)

@@ -2,7 +2,8 @@
 
 `sample` is [b, c, h, w] (image: every temporal layer is skipped) or [b, c, f, h, w] (video; temporal layers run
 when the model has them and enable_time is on). Conditioning: timestep + fps (+ frame skip) embeddings are summed,
-the CLIP image embedding is projected and added too; pixel-level conditions (masked frames and mask, or the
+the CLIP image embedding is projected and added too, and (image_tokens) projected into a few context tokens that
+every spatial attention layer attends to, as in DALL-E 2's decoder; pixel-level conditions (masked frames and mask, or the
 bilinearly upsampled low-resolution frames) are concatenated to the sample as channels.
 
 The input is space-to-depth'ed by `unshuffle` (pixel unshuffle) and the output depth-to-space'd back, so that
@@ -58,6 +59,10 @@ class SpaceTimeUNet(nn.Module):
         temporal: build temporal layers (dirac conv, zero-init attention); False for per-frame models (SR_h).
         temporal_attn_levels: levels with temporal attention but no spatial attention (crop-safe SR models).
         embed_dim: CLIP image embedding size, or None for no image conditioning.
+        image_tokens: number of context tokens made from the image embedding for the spatial attention layers
+            (0: none). Why: added to the timestep embedding the image embedding only scales and shifts channels,
+            and a decoder trained that way read the object's shape off x_t instead (measured on D at t = 800 with
+            another shape's embedding: the shape of x_t came out 9 times in 24, the embedding's 3).
         use_fps / use_frame_skip: add fps / frame-skip embeddings to the timestep embedding.
         cond_channels: pixel-level channels concatenated to the sample (masked frames+mask 4, low_res 3).
         low_res_factor: if set, `cond` is a low-resolution clip that is upsampled (bilinear) by this factor.
@@ -70,7 +75,7 @@ class SpaceTimeUNet(nn.Module):
 
     def __init__(self, channels=(32, 64, 96), attn_levels=(1, 2), temporal=True, temporal_attn_levels=(),
                  embed_dim=None, use_fps=False, use_frame_skip=False, cond_channels=0, low_res_factor=None,
-                 unshuffle=1, in_channels=3, heads=4, x0_param=False):
+                 unshuffle=1, in_channels=3, heads=4, x0_param=False, image_tokens=0):
         super().__init__()
         self.x0_param = x0_param
         if x0_param:
@@ -90,12 +95,16 @@ class SpaceTimeUNet(nn.Module):
         self.skip_mlp = nn.Sequential(nn.Linear(c0, emb), nn.SiLU(), nn.Linear(emb, emb)) if use_frame_skip else None
         self.image_proj = nn.Sequential(nn.Linear(embed_dim, emb), nn.SiLU(), nn.Linear(emb, emb)) \
             if exists(embed_dim) else None
+        self.n_tokens = image_tokens if exists(embed_dim) else 0
+        self.image_tokens = nn.Linear(embed_dim, self.n_tokens * emb) if self.n_tokens else None
+        self.token_norm = nn.LayerNorm(emb) if self.n_tokens else None
+        context_dim = emb if self.n_tokens else None
         r2 = unshuffle * unshuffle
         self.conv_in = nn.Conv2d((in_channels + cond_channels) * r2, c0, 3, padding=1)
 
         def attn(ch, level):
             if level in attn_levels:
-                return PseudoAttention(ch, heads, temporal)
+                return PseudoAttention(ch, heads, temporal, context_dim)
             if temporal and level in temporal_attn_levels:
                 return TemporalAttention(ch, heads)
             return None
@@ -132,9 +141,9 @@ class SpaceTimeUNet(nn.Module):
         self.conv_out = nn.Conv2d(ch, in_channels * r2, 3, padding=1)
 
     @staticmethod
-    def _layer(mod, x, frames):
-        if isinstance(mod, (PseudoAttention,)):
-            return mod(x, frames)
+    def _layer(mod, x, frames, context):
+        if isinstance(mod, PseudoAttention):
+            return mod(x, frames, context)
         if isinstance(mod, TemporalAttention):
             return mod(x, frames) if exists(frames) else x
         return mod(x)
@@ -163,8 +172,13 @@ class SpaceTimeUNet(nn.Module):
             e = e + self.skip_mlp(sinusoidal(frame_skip.float() * 10.0, c0))
         if exists(self.image_proj):
             e = e + self.image_proj(image_embed)
+        ctx = None
+        if self.n_tokens:
+            ctx = self.token_norm(self.image_tokens(image_embed).reshape(b, self.n_tokens, -1))
         if is_video:
             e = e.unsqueeze(1).expand(-1, f, -1).reshape(-1, e.shape[-1])
+            if exists(ctx):
+                ctx = ctx.unsqueeze(1).expand(-1, f, -1, -1).reshape(b * f, self.n_tokens, -1)
 
         x_t = x
         if self.cond_channels:
@@ -179,18 +193,18 @@ class SpaceTimeUNet(nn.Module):
         for block in self.down:
             x = block["res"](x, e, frames)
             if "attn" in block:
-                x = self._layer(block["attn"], x, frames)
+                x = self._layer(block["attn"], x, frames, ctx)
             hs.append(x)
             if "down" in block:
                 x = block["down"](x)
         x = self.mid1(x, e, frames)
         if exists(self.mid_attn):
-            x = self._layer(self.mid_attn, x, frames)
+            x = self._layer(self.mid_attn, x, frames, ctx)
         x = self.mid2(x, e, frames)
         for block in self.up:
             x = block["res"](torch.cat([x, hs.pop()], dim=1), e, frames)
             if "attn" in block:
-                x = self._layer(block["attn"], x, frames)
+                x = self._layer(block["attn"], x, frames, ctx)
             if "up" in block:
                 x = block["up"](x)
         x = self.conv_out(F.silu(self.norm_out(x)))
@@ -221,11 +235,12 @@ def decoder_config(embed_dim, tiny=False):
     # 64 px → 16² grid (space-to-depth 4): on CPU this trains ~4× faster than a 32² grid for the same width
     ch = (8, 16) if tiny else (64, 128, 128)
     return dict(channels=ch, attn_levels=(1,) if tiny else (1, 2), temporal=True, embed_dim=embed_dim,
-                use_fps=True, unshuffle=2 if tiny else 4, heads=2 if tiny else 4, x0_param=not tiny)
+                use_fps=True, unshuffle=2 if tiny else 4, heads=2 if tiny else 4, x0_param=not tiny, image_tokens=4)
 
 
 def interpolator_config(embed_dim, tiny=False):
-    return dict(decoder_config(embed_dim, tiny), use_frame_skip=True, cond_channels=4)
+    # no image tokens: ↑F draws its frames from the keyframes it is given, not from the embedding
+    return dict(decoder_config(embed_dim, tiny), use_frame_skip=True, cond_channels=4, image_tokens=0)
 
 
 def sr_low_config(tiny=False):

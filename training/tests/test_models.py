@@ -39,6 +39,37 @@ class TemporalIdentityTest(unittest.TestCase):
         self.assertTrue(torch.allclose(video, per_frame, atol=1e-5))
 
 
+class ImageTokenTest(unittest.TestCase):
+    def _decoder(self, **kw):
+        torch.manual_seed(0)
+        return SpaceTimeUNet(**dict(decoder_config(16, tiny=True), **kw)).eval()
+
+    def test_the_image_embedding_reaches_spatial_attention_through_its_tokens(self):
+        m = self._decoder()
+        with torch.no_grad():
+            m.image_proj[-1].weight.zero_()  # the only other way in
+            m.image_proj[-1].bias.zero_()
+            for mod in m.modules():
+                if getattr(mod, "context_kv", None) is not None:
+                    torch.nn.init.normal_(mod.context_kv.weight)
+        x, t, fps = torch.randn(2, 3, 64, 64), torch.tensor([500, 500]), torch.tensor([8.0, 8.0])
+        e = torch.randn(1, 16).expand(2, -1).clone()
+        e[1] += 1.0
+        out = m(x, t, image_embed=e, fps=fps)
+        self.assertGreater((out[0] - out[1]).abs().max().item(), 1e-3)
+        video = m(x[:1, :, None].expand(-1, -1, 3, -1, -1), t[:1], image_embed=e[:1], fps=fps[:1], enable_time=False)
+        self.assertTrue(torch.allclose(video[:, :, 1], out[:1], atol=1e-5))  # every frame gets the clip's tokens
+
+    def test_a_decoder_without_tokens_resumes_with_them_and_only_the_token_weights_are_new(self):
+        from mav_training.train import load_grown
+        old = self._decoder(image_tokens=0).state_dict()
+        missing = load_grown(self._decoder(), old, "decoder")
+        self.assertTrue(missing)
+        self.assertTrue(all(k.startswith(("image_tokens.", "token_norm.")) or ".context_kv." in k for k in missing))
+        with self.assertRaises(ValueError):
+            load_grown(self._decoder(image_tokens=0), self._decoder().state_dict(), "decoder")
+
+
 class X0ParameterisationTest(unittest.TestCase):
     def test_scheduler_recovers_the_networks_x0_from_its_eps_output(self):
         from mav_training.schedulers import DDIMScheduler
@@ -146,3 +177,77 @@ class VideoFineTuningTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ShapeDecoyTest(unittest.TestCase):
+    def test_a_decoy_changes_only_the_shape_and_is_never_a_held_out_pair(self):
+        import numpy as np
+        from mav_training import world as W
+        from mav_training.train import shape_decoy
+        rng = np.random.default_rng(0)
+        for _ in range(300):
+            sc = W.sample_scene(rng)
+            d = shape_decoy(sc, rng)
+            self.assertNotEqual(d["shape"], sc["shape"])
+            self.assertFalse(W.is_held_out(d["colour"], d["shape"]))
+            self.assertEqual({k: d[k] for k in ("colour", "background", "center", "radius")},
+                             {k: sc[k] for k in ("colour", "background", "center", "radius")})
+            self.assertEqual(d["direction"] is None, d["shape"] not in W.ORIENTED)
+
+    def test_decoys_feed_x_t_only_at_high_t_and_the_target_stays_x0(self):
+        from mav_training import train as T
+
+        class Probe(torch.nn.Module):
+            x0_param = True
+
+            def __init__(self):
+                super().__init__()
+                self.w = torch.nn.Parameter(torch.zeros(()))
+                self.seen = None
+
+            def forward(self, x_t, t, return_x0=True):
+                self.seen = (x_t, t)
+                return x_t * self.w  # x̂0 = 0: the loss is then the target's weighted square
+
+        x0, decoy = 2 * torch.ones(512, 1, 64, 64), -torch.ones(512, 1, 64, 64)
+        probe = Probe()
+        loss = T.diffusion_loss(probe, x0, torch.Generator().manual_seed(0), t_power=2.0, decoy=decoy)
+        x_t, t = probe.seen
+        snr = T.AC[t] / (1 - T.AC[t])
+        self.assertAlmostEqual(loss.item(), 4 * snr.clamp(1.0, T.GAMMA).mean().item(), places=4)
+        # x_t = √ᾱ·source + √(1−ᾱ)·ε: over 4096 pixels the noise averages out and the mean's sign is the source's
+        source = x_t.mean((1, 2, 3)) / T.AC[t].sqrt()
+        clear = t <= 900
+        from_decoy = (source < 0) & clear
+        high = (t >= T.DECOY_T) & clear
+        self.assertTrue(torch.all(((source[clear] - 2).abs() < 0.5) | ((source[clear] + 1).abs() < 0.5)))
+        self.assertEqual(int((from_decoy & ~high).sum()), 0)
+        self.assertGreater(int(from_decoy.sum()), 0.3 * int(high.sum()))
+        self.assertLess(int(from_decoy.sum()), 0.7 * int(high.sum()))
+
+
+class VideoDecoderResumeTest(unittest.TestCase):
+    def test_a_resumed_video_decoder_takes_its_spatial_weights_from_the_current_decoder(self):
+        import argparse
+        import tempfile
+        from mav_training import train as T
+        args = argparse.Namespace(checkpoints=tempfile.mkdtemp(), device="cpu", batch_scale=1, resume=False,
+                                  minutes=None, steps=1)
+        for cls in (T.DecoderStage, T.DecoderVideoStage):
+            stage = cls(args)
+            stage.batch, stage.frames = 1, 2
+            stage.run()
+        # D trains on after D^t was made: its EMA moves
+        d = torch.load(T.ckpt_path(args.checkpoints, "decoder"))
+        d["ema"] = {k: v + 0.01 if v.is_floating_point() else v for k, v in d["ema"].items()}
+        torch.save(d, T.ckpt_path(args.checkpoints, "decoder"))
+        before = torch.load(T.ckpt_path(args.checkpoints, "decoder_video"))["ema"]
+        stage = T.DecoderVideoStage(argparse.Namespace(**{**vars(args), "resume": True, "steps": 2}))
+        stage.batch, stage.frames = 1, 2
+        stage.run()
+        after = torch.load(T.ckpt_path(args.checkpoints, "decoder_video"))["ema"]
+        temporal = [k for k in after if ".temporal." in k or k.startswith("fps_mlp")]
+        spatial = [k for k in after if k not in temporal and after[k].is_floating_point()]
+        self.assertTrue(all(torch.equal(after[k], d["ema"][k]) for k in spatial))
+        self.assertTrue(any(not torch.equal(after[k], d["ema"][k]) for k in temporal))
+        self.assertTrue(any(not torch.equal(after[k], before[k]) for k in temporal))  # and they trained on
