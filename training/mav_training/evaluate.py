@@ -348,7 +348,8 @@ def main():
     steps = {"decoder": a.decoder_steps, "interpolator": a.interpolator_steps}
     from .sample import Pipeline
     if a.images:
-        rows = run_images(Pipeline(a.checkpoints), a.seeds, steps, a.guidance)
+        # D itself: a D^t on disk may hold the spatial weights of an older D
+        rows = run_images(Pipeline(a.checkpoints, "decoder"), a.seeds, steps, a.guidance)
         summary = summarise(rows, [])
         with open(os.path.join(a.checkpoints, "eval_images.json"), "w") as f:
             json.dump({"summary": summary, "rows": rows, "steps": steps, "guidance": a.guidance}, f, indent=1)

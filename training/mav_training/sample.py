@@ -40,10 +40,10 @@ def denoise(model_fn, sched, steps, x, progress=None):
 class Pipeline:
     """Holds the PyTorch models (EMA weights from checkpoints/) and runs the stages."""
 
-    def __init__(self, checkpoints="checkpoints"):
+    def __init__(self, checkpoints="checkpoints", decoder_stage=None):
         from .export import DEFAULT_SCHED
         from .train import load_for_export, load_tokenizer
-        models, self.E, _, _, _, _, extra = load_for_export(checkpoints)
+        models, self.E, _, _, _, _, extra = load_for_export(checkpoints, decoder_stage)
         self.frame_noise_correlation = extra["decoder"]["frame_noise_correlation"]
         self.m = {k: v.eval() for k, v in models.items()}
         self.tok = load_tokenizer(checkpoints)

@@ -712,9 +712,10 @@ STAGES_OF = {"text_encoder": ["clip"], "image_encoder": ["clip"], "prior": ["pri
              "interpolator": ["interpolator"], "sr_low": ["sr_low"], "sr_high": ["sr_high"]}
 
 
-def load_for_export(root):
+def load_for_export(root, decoder_stage=None):
     """Models (EMA weights) for export: from checkpoints/, else from the model repository (a stage trained in an
-    earlier checkout); a stage trained in neither keeps its initial weights (marked by 0 steps in the manifest)."""
+    earlier checkout); a stage trained in neither keeps its initial weights (marked by 0 steps in the manifest).
+    `decoder_stage` picks D or D^t for the decoder; by default D^t when it exists."""
     tok = load_tokenizer(root)
 
     def trained(stage, model):
@@ -725,7 +726,7 @@ def load_for_export(root):
     clip = trained("clip", CLIP(len(tok), E))
     prior = trained("prior", DiffusionPrior(E))
     # a checkpoint of this checkout wins over the record of an earlier one (a fresh D before its D^t exists)
-    dec_stage = next((st for st in ("decoder_video", "decoder") if os.path.exists(ckpt_path(root, st))),
+    dec_stage = decoder_stage or next((st for st in ("decoder_video", "decoder") if os.path.exists(ckpt_path(root, st))),
                      "decoder_video" if _info(root, "decoder_video") else "decoder")
     dec = trained(dec_stage, make_decoder())
     interp = trained("interpolator", make_interpolator())
