@@ -726,8 +726,9 @@ def load_for_export(root, decoder_stage=None):
     clip = trained("clip", CLIP(len(tok), E))
     prior = trained("prior", DiffusionPrior(E))
     # a checkpoint of this checkout wins over the record of an earlier one (a fresh D before its D^t exists)
-    dec_stage = decoder_stage or next((st for st in ("decoder_video", "decoder") if os.path.exists(ckpt_path(root, st))),
-                     "decoder_video" if _info(root, "decoder_video") else "decoder")
+    dec_stage = decoder_stage or next(
+        (st for st in ("decoder_video", "decoder") if os.path.exists(ckpt_path(root, st))),
+        "decoder_video" if _info(root, "decoder_video") else "decoder")
     dec = trained(dec_stage, make_decoder())
     interp = trained("interpolator", make_interpolator())
     srl = trained("sr_low", SpaceTimeUNet(**sr_low_config()))
