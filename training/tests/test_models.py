@@ -180,19 +180,22 @@ if __name__ == "__main__":
 
 
 class ShapeDecoyTest(unittest.TestCase):
-    def test_a_decoy_changes_only_the_shape_and_is_never_a_held_out_pair(self):
+    def test_a_decoy_changes_only_the_shape_or_facing_and_is_never_a_held_out_pair(self):
         import numpy as np
         from mav_training import world as W
         from mav_training.train import shape_decoy
         rng = np.random.default_rng(0)
+        refacings = 0
         for _ in range(300):
             sc = W.sample_scene(rng)
             d = shape_decoy(sc, rng)
-            self.assertNotEqual(d["shape"], sc["shape"])
+            self.assertNotEqual((d["shape"], d["direction"]), (sc["shape"], sc["direction"]))
+            refacings += d["shape"] == sc["shape"]
             self.assertFalse(W.is_held_out(d["colour"], d["shape"]))
             self.assertEqual({k: d[k] for k in ("colour", "background", "center", "radius")},
                              {k: sc[k] for k in ("colour", "background", "center", "radius")})
             self.assertEqual(d["direction"] is None, d["shape"] not in W.ORIENTED)
+        self.assertGreater(refacings, 30)  # a third of the scenes are fish or arrows, half of their decoys re-face
 
     def test_decoys_feed_x_t_only_at_high_t_and_the_target_stays_x0(self):
         from mav_training import train as T
