@@ -140,33 +140,13 @@ def shape_decoy(scene, rng):
     return dict(scene, shape=shape, direction=facing)
 
 
-# Share of D^t's rows at t ≥ DECOY_T that take their x_t from the motion decoy. Only fish and arrows (a third of the
-# clips) have one, and after ~1,300 steps at 1/2 D^t still followed a backwards x_t in 24 of 24 clips.
-MOTION_DECOY_SHARE = 1.0
-
-
-def motion_decoy(clip, scene, rng):
-    """For a fish or arrow, its clip [3, F, H, W] moving the wrong way: half of the time played backwards, otherwise
-    frozen at its middle frame; both pass through the same middle position. Other clips come back as they are: a
-    plain shape moves in a random direction, which nothing in the embedding can tell. Why: with x_t made from a
-    backwards clip, D^t's x̂0 moved the way x_t did in 24 of 24 fish and arrow clips at t = 400, 600 and 800, and the
-    facing way in 0: the motion came from x_t alone, so in sampling it came from the noise of the first steps."""
-    if scene["direction"] is None:
-        return clip
-    if rng.uniform() < 0.5:
-        return np.ascontiguousarray(clip[:, ::-1])
-    mid = clip.shape[1] // 2
-    return np.repeat(clip[:, mid:mid + 1], clip.shape[1], axis=1)
-
-
 def sample_timesteps(n, gen, power=1.0):
     """t in 0..999 with density ∝ t^(power−1): power 1 is uniform, 2 puts 3/4 of the batch at t ≥ 500."""
     u = torch.rand(n, generator=gen)
     return (1000 * u ** (1.0 / power)).long().clamp(0, 999)
 
 
-def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.0, decoy=None, decoy_share=0.5,
-                   **kw):
+def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.0, decoy=None, **kw):
     """ε-prediction loss for an x0-parameterised network: min(max(SNR_t, 1), γ)·|x̂0 − x0|² with γ = 5, i.e. the
     "truncated SNR" weighting of progressive distillation (Salimans & Ho, 2022) capped like Min-SNR-γ (Hang et al.,
     2023): without the floor of 1 the first sampling steps (t ≈ 960, SNR ≈ 0.003) get almost no gradient.
@@ -183,12 +163,11 @@ def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.
 
     t_power: timestep density ∝ t^(t_power−1) (sample_timesteps).
 
-    decoy: images like x0 with another shape or facing (shape_decoy), or clips moving another way (motion_decoy);
-    rows with t ≥ DECOY_T take, with probability decoy_share, their x_t from the decoy while the target stays x0. Why: in
-    training the shape (or motion) visible in x_t always agrees with the embedding, so the model learned to copy it
-    from x_t; in sampling x_t at those t holds only the blurry blob of the steps before, and D copied the blob
-    (squares and stars came out round). With decoys only the embedding is always right, so the model has to draw
-    what it says where x_t barely shows it."""
+    decoy: images like x0 with another shape or facing (shape_decoy); rows with t ≥ DECOY_T take, with probability
+    1/2, their x_t from the decoy while the target stays x0. Why: in training the shape visible in x_t always agrees
+    with the image embedding, so D learned to copy it from x_t; in sampling x_t at those t holds only the blurry blob
+    of the steps before, and D copied the blob (squares and stars came out round). With decoys only the embedding is
+    always right about the shape, so D has to draw it from the embedding where x_t barely shows it."""
     t = sample_timesteps(x0.shape[0], gen, t_power)
     eps = torch.randn(x0.shape, generator=gen)
     if frame_correlation and x0.ndim == 5:
@@ -202,7 +181,7 @@ def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.
     a = AC.to(dev)[t].view(-1, *([1] * (x0.ndim - 1)))
     source = x0
     if decoy is not None:
-        use = (t >= DECOY_T) & (torch.rand(x0.shape[0], generator=gen) < decoy_share).to(dev)
+        use = (t >= DECOY_T) & (torch.rand(x0.shape[0], generator=gen) < 0.5).to(dev)
         source = torch.where(use.view(-1, *([1] * (x0.ndim - 1))), decoy.to(dev), x0)
     x_t = a.sqrt() * source + (1 - a).sqrt() * eps
     snr = a / (1 - a)
@@ -368,14 +347,14 @@ class Stage:
             self.load_exported()
             print(f"[{self.name}] no checkpoint: resumed from the exported {', '.join(EXPORTS[self.name])} in "
                   f"{MODELS_DIR} at step {self.step_n} ({self.elapsed / 60:.1f} min)", flush=True)
-        budget = self.args.minutes * 60 if self.args.minutes else None
+        budget = self.args.minutes * 60 if self.args.minutes is not None else None
         t_start, last_save, window = time.time(), time.time(), []
         base = self.elapsed
         while True:
             run_time = time.time() - t_start
             if budget is not None and run_time >= budget:
                 break
-            if self.args.steps and self.step_n >= self.args.steps:
+            if self.args.steps is not None and self.step_n >= self.args.steps:
                 break
             progress = min(1.0, run_time / budget) if budget else 0.5
             self.model.train()
@@ -562,26 +541,23 @@ class DecoderVideoStage(DecoderStage):
         print(f"[{self.name}] spatial weights from D's EMA ({changed} of {len(frozen)} differed)", flush=True)
 
     def clips(self, step, frames, fps_list, offset):
-        """(clips [n, 3, F, 64, 64] as numpy, their scenes)."""
         n = len(fps_list)
-        videos = [self.world.video(offset + step * n + k, frames, fps_list[k], 64) for k in range(n)]
-        return np.stack([v[0] for v in videos]), [v[2] for v in videos]
+        return torch.from_numpy(np.stack([self.world.video(offset + step * n + k, frames, fps_list[k], 64)[0]
+                                          for k in range(n)]))
 
     def data(self, step, progress):
         rng = self.rng(step)
         fps = [fps_for(progress, rng) for _ in range(self.batch)]
-        v, scenes = self.clips(step, self.frames, fps, 30_000_000)
-        decoys = np.stack([motion_decoy(c, sc, rng) for c, sc in zip(v, scenes)])
-        return torch.from_numpy(v), torch.tensor(fps), torch.from_numpy(decoys)
+        return self.clips(step, self.frames, fps, 30_000_000), torch.tensor(fps)
 
     def loss(self, batch):
-        v, fps, decoys = batch
+        v, fps = batch
         n = v.shape[0]
         v = v.to(self.device)
         with torch.no_grad():
             emb = self.clip.image(v[:, :, 0]) * self.keep(n, 0.1)[:, None]
         return diffusion_loss(self.model, v, self.gen, OFFSET_NOISE, self.frame_correlation, GENERATIVE_T_POWER,
-                              decoy=decoys, decoy_share=MOTION_DECOY_SHARE, image_embed=emb, fps=fps)
+                              image_embed=emb, fps=fps)
 
 
 def make_interpolator():
@@ -628,7 +604,7 @@ class InterpolatorStage(DecoderVideoStage):
         skip = int(rng.integers(2, 6))
         frames = (self.keyframes - 1) * skip + 1
         fps = [float(rng.integers(2, 9)) * skip for _ in range(self.batch)]  # as the Java stage: keyframe fps × skip
-        return torch.from_numpy(self.clips(step, frames, fps, 40_000_000)[0]), torch.tensor(fps), skip
+        return self.clips(step, frames, fps, 40_000_000), torch.tensor(fps), skip
 
     def loss(self, batch):
         v, fps, skip = batch
@@ -814,7 +790,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--stage", required=True, choices=STAGES + ["all", "export", "pack"])
     p.add_argument("--minutes", type=float, default=None, help="time budget per stage (default per stage)")
-    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--steps", type=int, default=None,
+                   help="stop when the stage's step count (resumed steps included) reaches this; with --resume and "
+                        "the current count it only re-syncs and saves (D^t takes D's spatial weights)")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--checkpoints", default="checkpoints")
     p.add_argument("--out", default="../models")
