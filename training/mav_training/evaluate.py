@@ -320,7 +320,9 @@ def markdown(res):
     for p, v in s["speed_fw_per_s"].items():
         lines.append(f"| {p} | " + " | ".join(f"{x:.3f}" for x in v) + f" | {s['speed_ratio_max_min'][p]} |")
     lines.append("")
-    lines.append(f"Per sample (seed 0 and 1, fps 8, guidance {res['guidance']:g}):")
+    seeds = sorted({r["seed"] for r in res["rows"]})
+    lines.append(f"Per sample (seeds {', '.join(map(str, seeds))}, fps 8, guidance {res['guidance']:g}; 76 frames "
+                 f"from seed {seeds[0]} only):")
     lines.append("")
     lines.append("| prompt | held out | seed | colour | shape (IoU) | background | facing | motion |")
     lines.append("|---|---|---|---|---|---|---|---|")
