@@ -223,10 +223,12 @@ class SpaceTimeUNet(nn.Module):
             x = x.reshape(b, f, c, h, w).permute(0, 2, 1, 3, 4)
         return x
 
-    def temporal_parameters(self):
-        """Parameters of the temporal layers (dirac convs, temporal attention), new when D becomes D^t."""
+    def temporal_parameters(self, kinds=None):
+        """Parameters of the temporal layers (dirac convs, temporal attention), new when D becomes D^t; `kinds`
+        narrows them to some layer classes."""
         from .layers import TemporalConv
-        return [p for m in self.modules() if isinstance(m, (TemporalConv, TemporalAttention)) for p in m.parameters()]
+        kinds = kinds or (TemporalConv, TemporalAttention)
+        return [p for m in self.modules() if isinstance(m, kinds) for p in m.parameters()]
 
 
 # ---- model configurations -------------------------------------------------------------------------------------
