@@ -33,7 +33,6 @@ import torch.nn.functional as F
 from . import tokenizer as tk
 from . import world as W
 from .clip import CLIP
-from .layers import TemporalAttention
 from .prior import DiffusionPrior
 from .schedulers import alphas_cumprod
 from .unet import SpaceTimeUNet, decoder_config, interpolator_config, sr_high_config, sr_low_config
@@ -75,10 +74,6 @@ def ema_weights(root, stage, ckpt):
         raise SystemExit(f"{ckpt_path(root, stage)} holds only the training record of {stage} (packed after a later "
                          "stage); its weights are in the full checkpoint of the machine that trained it")
     return ckpt["ema"]
-
-
-def _same_groups(own, saved):
-    return [len(g["params"]) for g in own["param_groups"]] == [len(g["params"]) for g in saved["param_groups"]]
 
 
 def to_cpu(obj):
@@ -329,9 +324,7 @@ class Stage:
         grown = load_grown(self.model, s.get("model", ema), self.name)  # a packed checkpoint holds EMA only
         load_grown(self.ema.model, ema, self.name)
         self.ema.n = s["ema_n"]
-        # new parameters, or a recipe that trains a different set: the optimiser's state no longer lines up and
-        # starts afresh
-        if "opt" in s and not grown and _same_groups(self.opt.state_dict(), s["opt"]):
+        if "opt" in s and not grown:  # new parameters: the optimiser's state no longer lines up, it starts afresh
             self.opt.load_state_dict(s["opt"])
         self.step_n, self.elapsed, self.losses = s["step"], s["elapsed"], s["losses"]
         self.devices = set(s.get("devices", ["cpu"]))
@@ -508,12 +501,11 @@ class DecoderStage(Stage):
 
 class DecoderVideoStage(DecoderStage):
     """D^t: the image decoder with its temporal layers switched on, trained on unlabelled clips conditioned on the
-    first frame's CLIP embedding and on fps. Only the temporal attention and the fps embedding train; every spatial
-    weight stays D's, and the temporal convolutions stay the identity D has (_trainable). Why: with 3-4 clips a step
-    (3-4 objects) the spatial layers, when they train too, forget the shapes and colours D learned from thousands of
-    images (measured: a retrained chain whose D^t trained every weight drew the right colour 67 % of the time, its D
-    alone 97 %). Frozen, they keep D's image quality exactly, and the temporal attention, which starts as the
-    identity, only has to learn how frames relate."""
+    first frame's CLIP embedding and on fps. Only the new temporal layers and the fps embedding train; every spatial
+    weight stays D's. Why: with 3-4 clips a step (3-4 objects) the spatial layers, when they train too, forget the
+    shapes and colours D learned from thousands of images (measured: a retrained chain whose D^t trained every
+    weight drew the right colour 67 % of the time, its D alone 97 %). Frozen, they keep D's image quality exactly,
+    and the temporal layers, which start as the identity, only have to learn how frames relate."""
     name = "decoder_video"
     frame_correlation = FRAME_NOISE_CORRELATION
     frames = 16
@@ -531,16 +523,12 @@ class DecoderVideoStage(DecoderStage):
         return [p for p in self.model.parameters() if p.requires_grad]
 
     def _trainable(self):
-        """Temporal attention and the fps embedding. The temporal convolutions stay frozen at the identity they start
-        as (load() syncs them from D, which never trains them): trained on CPU (5,709 steps) they cost the keyframes'
-        shape 67 / 42 % against 92 / 67 % with them at the identity (docs/models.md, section 9)."""
-        attention = self.model.temporal_parameters(kinds=(TemporalAttention,))
-        return {id(p) for p in attention} | {id(p) for p in self.model.fps_mlp.parameters()}
+        return {id(p) for p in self.model.temporal_parameters()} | {id(p) for p in self.model.fps_mlp.parameters()}
 
     def load(self):
-        """Resume, then take every frozen weight (spatial layers, temporal convs) from D's current EMA: they are D's
-        by definition, so a D trained further since D^t last ran (or grown, as by image tokens) carries over, and only
-        the temporal attention and fps embedding keep what D^t learned."""
+        """Resume, then take every frozen (spatial) weight from D's current EMA: D^t's spatial layers are D's by
+        definition, so a D trained further since D^t last ran (or grown, as by image tokens) carries over, and only
+        the temporal layers keep what D^t learned."""
         super().load()
         dec = load_ema(self.root, "decoder", make_decoder()).state_dict()
         trainable = self._trainable()
@@ -550,8 +538,7 @@ class DecoderVideoStage(DecoderStage):
             state = model.state_dict()
             state.update({n: dec[n] for n in frozen})
             model.load_state_dict(state)
-        print(f"[{self.name}] frozen weights (spatial, temporal convs) from D's EMA ({changed} of {len(frozen)} "
-              "differed)", flush=True)
+        print(f"[{self.name}] spatial weights from D's EMA ({changed} of {len(frozen)} differed)", flush=True)
 
     def clips(self, step, frames, fps_list, offset):
         n = len(fps_list)

@@ -223,12 +223,10 @@ class SpaceTimeUNet(nn.Module):
             x = x.reshape(b, f, c, h, w).permute(0, 2, 1, 3, 4)
         return x
 
-    def temporal_parameters(self, kinds=None):
-        """Parameters of the temporal layers (dirac convs, temporal attention), new when D becomes D^t; `kinds`
-        narrows them to some layer classes."""
+    def temporal_parameters(self):
+        """Parameters of the temporal layers (dirac convs, temporal attention), new when D becomes D^t."""
         from .layers import TemporalConv
-        kinds = kinds or (TemporalConv, TemporalAttention)
-        return [p for m in self.modules() if isinstance(m, kinds) for p in m.parameters()]
+        return [p for m in self.modules() if isinstance(m, (TemporalConv, TemporalAttention)) for p in m.parameters()]
 
 
 # ---- model configurations -------------------------------------------------------------------------------------
