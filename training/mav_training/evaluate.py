@@ -11,6 +11,9 @@ Measured on the 64-px clips (keyframes from D^t, and the 76-frame ↑F output):
               the measured centroid and area; best = prompt shape
   facing      for fish/arrows the best template's facing = prompt direction
   motion      centroid displacement first → last keyframe, dominant axis = prompt direction (fish/arrows)
+  jump        largest centroid displacement between consecutive keyframes; smooth when ≤ JUMP_PX (the world's
+              fastest object moves under 1 px per keyframe at fps 8: a larger step is the object jumping,
+              splitting or being redrawn elsewhere, which first → last motion does not see)
   speed       frame-widths per second at fps 4, 8, 16 for the same prompt and seed (world: 0.05-0.12, any fps)
   presence    fraction of frames with a foreground object (≥ 12 px)
   flicker     std over frames of the mean border colour, in 8-bit levels
@@ -36,6 +39,8 @@ PROMPTS = [
     "a red star on a white background", "a red star", "a blue triangle", "a purple square on a black background",
     "a green fish swimming left", "a green fish swimming right on a gray background",
 ]
+# 4× the world's fastest step between keyframes at fps 8 (0.12 frame-widths/s · 64 px / 8 fps ≈ 0.96 px)
+JUMP_PX = 4.0
 SPEED_PROMPTS = ["a green fish swimming right", "a yellow arrow pointing down"]
 
 
@@ -115,6 +120,14 @@ def motion_direction(cents, min_px=1.5):
     return ("down" if d[1] > 0 else "up"), dist
 
 
+def max_jump(cents):
+    """Largest centroid displacement in px between consecutive frames that show the object; None under 2."""
+    c = cents[~np.isnan(cents[:, 0])]
+    if len(c) < 2:
+        return None
+    return float(np.hypot(*np.diff(c, axis=0).T).max())
+
+
 def measure(prompt, seed, want, keys):
     """The row of one sample: colour, shape (on the frame with the largest object), background, presence and, for
     fish and arrows, facing. keys: [3, F, H, W] in [-1, 1]. Returns the row and the analysis."""
@@ -125,6 +138,9 @@ def measure(prompt, seed, want, keys):
            "shape_ok": shape == want.get("shape"), "shape": shape, "iou": round(iou, 2),
            "bg_ok": (a["bg"] == want["background"]) if "background" in want else None, "bg": a["bg"],
            "present_keyframes": float(a["present"].mean())}
+    jump = max_jump(a["centroids"])
+    row["jump_px"] = None if jump is None else round(jump, 1)
+    row["smooth_ok"] = jump is not None and jump <= JUMP_PX
     if "direction" in want:
         row["facing_ok"] = facing == want["direction"]
     return row, a
@@ -137,10 +153,10 @@ def run(checkpoints, seeds, out_docs, steps, with_interp=True, guidance=3.0):
     rows, samples = [], {}
     for prompt in PROMPTS:
         want = W.caption_attributes(prompt)
-        for seed in range(seeds):
+        for seed in seeds:
             t0 = time.time()
-            out = pipe.generate(prompt, seed, 8.0, guidance, steps, until="interpolator" if (with_interp and seed == 0)
-                                else "keyframes")
+            out = pipe.generate(prompt, seed, 8.0, guidance, steps,
+                                until="interpolator" if (with_interp and seed == seeds[0]) else "keyframes")
             row, a = measure(prompt, seed, want, out["keyframes"][0].numpy())
             row["seen_caption"] = prompt in corpus
             row["flicker_keyframes"] = round(a["flicker"], 2)
@@ -192,7 +208,7 @@ def run_images(pipe, seeds, steps, guidance=3.0):
     rows = []
     for prompt in PROMPTS:
         want = W.caption_attributes(prompt)
-        for seed in range(seeds):
+        for seed in seeds:
             gen = torch.Generator().manual_seed(seed)
             img = pipe.keyframes(pipe.image_embed(prompt, gen), gen, 8.0, guidance, steps["decoder"], frames=1)
             row, _ = measure(prompt, seed, want, img[0].numpy())
@@ -209,7 +225,7 @@ def summarise(rows, speed):
     for group, subset in (("seen_pairs", [r for r in rows if not r["held_out"]]),
                           ("held_out_pairs", [r for r in rows if r["held_out"]])):
         s[group] = {k: rate(k, subset) for k in ("colour_ok", "shape_ok", "bg_ok", "facing_ok", "motion_ok",
-                                                 "present_keyframes", "present_76", "flicker_keyframes", "flicker_76")}
+                                                 "smooth_ok", "jump_px", "present_keyframes", "present_76", "flicker_keyframes", "flicker_76")}
         s[group]["samples"] = len(subset)
     s["captions_among_prompts"] = sum(r.get("seen_caption", False) for r in rows)
     by_prompt = {}
@@ -224,7 +240,8 @@ def manifest_metrics(summary, steps):
     """What each model's manifest reports (export reads checkpoints/metrics.json)."""
     seen, held = summary["seen_pairs"], summary["held_out_pairs"]
     pick = lambda d, keys: {k: d[k] for k in keys}
-    video = ("colour_ok", "shape_ok", "bg_ok", "facing_ok", "motion_ok", "present_keyframes", "flicker_keyframes")
+    video = ("colour_ok", "shape_ok", "bg_ok", "facing_ok", "motion_ok", "smooth_ok", "jump_px", "present_keyframes",
+             "flicker_keyframes")
     return {
         "text_encoder": pick(summary, [k for k in summary if k.startswith("clip_")]),
         "prior": pick(summary, [k for k in summary if k.startswith("prior_")]),
@@ -298,9 +315,11 @@ def markdown(res):
                      ("bg_ok", "background right (prompts that name one)"),
                      ("facing_ok", "facing right (fish, arrows: best template's orientation)"),
                      ("motion_ok", "moves the way the prompt says (fish, arrows; centroid, first → last keyframe)"),
+                     ("smooth_ok", f"smooth: no centroid jump over {JUMP_PX:g} px between consecutive keyframes"),
                      ("present_keyframes", "object present, keyframes"), ("present_76", "object present, 76 frames")]:
         lines.append(f"| {label} | {pct(seen.get(k))} | {pct(held.get(k))} |")
-    for k, label in [("flicker_keyframes", "background flicker, keyframes (8-bit levels, std over frames)"),
+    for k, label in [("jump_px", "largest jump between consecutive keyframes, px at 64² (mean over samples)"),
+                     ("flicker_keyframes", "background flicker, keyframes (8-bit levels, std over frames)"),
                      ("flicker_76", "background flicker, 76 frames")]:
         lines.append(f"| {label} | {seen.get(k)} | {held.get(k)} |")
     lines += ["", "| text side | value |", "|---|---|"]
@@ -324,20 +343,23 @@ def markdown(res):
     lines.append(f"Per sample (seeds {', '.join(map(str, seeds))}, fps 8, guidance {res['guidance']:g}; 76 frames "
                  f"from seed {seeds[0]} only):")
     lines.append("")
-    lines.append("| prompt | held out | seed | colour | shape (IoU) | background | facing | motion |")
-    lines.append("|---|---|---|---|---|---|---|---|")
+    lines.append("| prompt | held out | seed | colour | shape (IoU) | background | facing | motion | jump px |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
     mark = lambda ok: "" if ok is None else ("✓" if ok else "✗")
     for r in res["rows"]:
         lines.append(f"| {r['prompt']} | {mark(r['held_out']) if r['held_out'] else ''} | {r['seed']} | {r['colour']} {mark(r['colour_ok'])} | {r['shape']} "
                      f"({r['iou']}) {mark(r['shape_ok'])} | {r['bg']} {mark(r['bg_ok'])} | "
-                     f"{mark(r.get('facing_ok'))} | {r.get('motion', '')} {mark(r.get('motion_ok'))} |")
+                     f"{mark(r.get('facing_ok'))} | {r.get('motion', '')} {mark(r.get('motion_ok'))} | "
+                     f"{r.get('jump_px', '')} {mark(r.get('smooth_ok'))} |")
     return "\n".join(lines) + "\n"
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoints", default="checkpoints")
-    p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--seeds", type=int, default=2, help="samples per prompt")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds first-seed … first-seed+seeds-1: choose settings on seeds the report does not use")
     p.add_argument("--out", default="../docs")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--decoder-steps", type=int, default=50)
@@ -347,11 +369,12 @@ def main():
                    help="text-to-image only (prior → D, one frame): writes checkpoints/eval_images.json")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    seeds = range(a.first_seed, a.first_seed + a.seeds)
     steps = {"decoder": a.decoder_steps, "interpolator": a.interpolator_steps}
     from .sample import Pipeline
     if a.images:
         # D itself: a D^t on disk may hold the spatial weights of an older D
-        rows = run_images(Pipeline(a.checkpoints, "decoder"), a.seeds, steps, a.guidance)
+        rows = run_images(Pipeline(a.checkpoints, "decoder"), seeds, steps, a.guidance)
         summary = summarise(rows, [])
         with open(os.path.join(a.checkpoints, "eval_images.json"), "w") as f:
             json.dump({"summary": summary, "rows": rows, "steps": steps, "guidance": a.guidance}, f, indent=1)
@@ -359,7 +382,7 @@ def main():
         return
     cp = clip_prior_metrics(Pipeline(a.checkpoints))
     print(json.dumps(cp), flush=True)
-    rows, speed, summary, timings = run(a.checkpoints, a.seeds, a.out, steps, guidance=a.guidance)
+    rows, speed, summary, timings = run(a.checkpoints, seeds, a.out, steps, guidance=a.guidance)
     summary.update(cp)
     res = {"summary": summary, "rows": rows, "speed": speed, "steps": steps, "guidance": a.guidance}
     with open(os.path.join(a.checkpoints, "eval.json"), "w") as f:

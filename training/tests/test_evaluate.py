@@ -35,6 +35,21 @@ class EvaluateTest(unittest.TestCase):
             if direction:
                 self.assertEqual(E.motion_direction(a["centroids"])[0], direction)
 
+    def test_jump_sees_an_object_redrawn_elsewhere_that_first_to_last_motion_misses(self):
+        clip = self.clip(shape="arrow", direction="right", radius=0.15)
+        smooth = E.max_jump(E.analyse(clip)["centroids"])
+        self.assertLess(smooth, 1.5)
+        self.assertLessEqual(smooth, E.JUMP_PX)
+        # frames 6-9 show the object in the top-left corner, then it is back on its path
+        moved = clip.copy()
+        far = W.render({"colour": "red", "shape": "arrow", "background": "black", "direction": "right",
+                        "radius": 0.15, "center": (0.2, 0.2)}, 64)
+        moved[:, 6:10] = far[:, None]
+        a = E.analyse(moved)
+        self.assertEqual(E.motion_direction(a["centroids"])[0], "right")
+        self.assertGreater(E.max_jump(a["centroids"]), 10)
+        self.assertIsNone(E.max_jump(np.full((16, 2), np.nan)))
+
     def test_summary_reports_held_out_pairs_apart(self):
         row = lambda held, ok: {"held_out": held, "seen_caption": False, "colour_ok": ok, "shape_ok": ok,
                                 "bg_ok": None, "present_keyframes": 1.0, "flicker_keyframes": 0.1}
