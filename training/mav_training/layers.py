@@ -55,6 +55,21 @@ class TemporalConv(nn.Module):
         return x
 
 
+@torch.no_grad()
+def blend_temporal_convs(model, alpha):
+    """Move every TemporalConv of `model` from its trained kernel towards the identity it started from:
+    W ← α·W + (1 − α)·dirac, b ← α·b (weight-space interpolation between the image model and the video fine-tune,
+    as WiSE-FT does between a zero-shot and a fine-tuned model). The map is affine in the weights, so α' = 1/α
+    undoes it exactly."""
+    for m in model.modules():
+        if isinstance(m, TemporalConv):
+            ident = torch.zeros_like(m.conv.weight)
+            nn.init.dirac_(ident)
+            m.conv.weight.copy_(alpha * m.conv.weight + (1 - alpha) * ident)
+            m.conv.bias.mul_(alpha)
+    return model
+
+
 class PseudoConv3d(nn.Module):
     """Spatial 2D conv on every frame, then (videos only) a dirac-initialised temporal 1D conv."""
 

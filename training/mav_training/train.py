@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from . import tokenizer as tk
 from . import world as W
 from .clip import CLIP
+from .layers import blend_temporal_convs
 from .prior import DiffusionPrior
 from .schedulers import alphas_cumprod
 from .unet import SpaceTimeUNet, decoder_config, interpolator_config, sr_high_config, sr_low_config
@@ -499,6 +500,14 @@ class DecoderStage(Stage):
                               image_embed=emb, fps=fps)
 
 
+# D^t as exported and sampled has its temporal convolutions moved halfway back to the identity
+# (blend_temporal_convs). Why: trained 5,709 steps on CPU, the non-residual temporal convolutions hold the frames
+# together but also redraw the shapes D's spatial layers draw; at the identity the shapes come back but objects
+# jump between keyframes. Chosen on seeds the report does not use (docs/models.md §9). The checkpoint keeps the
+# trained kernels; export and the reference sampler blend them, and the manifest records α.
+TEMPORAL_CONV_BLEND = 0.5
+
+
 class DecoderVideoStage(DecoderStage):
     """D^t: the image decoder with its temporal layers switched on, trained on unlabelled clips conditioned on the
     first frame's CLIP embedding and on fps. Only the new temporal layers and the fps embedding train; every spatial
@@ -515,6 +524,14 @@ class DecoderVideoStage(DecoderStage):
         self.model = make_decoder()
         if not (self.args.resume and os.path.exists(ckpt_path(self.root, self.name))):
             load_ema(self.root, "decoder", self.model).train()
+
+    def load_exported(self):
+        """The exported D^t holds its temporal convolutions blended (TEMPORAL_CONV_BLEND): training resumes from the
+        trained kernels, so the blend its manifest records is undone (1/α)."""
+        super().load_exported()
+        alpha = (exported_info(MODELS_DIR, EXPORTS[self.name][0]).get(self.name) or {}).get("temporal_conv_blend", 1.0)
+        for m in (self.model, self.ema.model):
+            blend_temporal_convs(m, 1 / alpha)
 
     def params(self):
         trainable = self._trainable()
@@ -698,9 +715,12 @@ def _info(root, stage):
         except (OSError, KeyError, ValueError):
             return None
     s = torch.load(p, map_location="cpu")
-    return {"steps": s["step"], "minutes": round(s["elapsed"] / 60, 1), "batch": s.get("batch"), "lr": s.get("lr"),
+    info = {"steps": s["step"], "minutes": round(s["elapsed"] / 60, 1), "batch": s.get("batch"), "lr": s.get("lr"),
             "final_loss": s["losses"][-1][1] if s["losses"] else None, "devices": s.get("devices", ["cpu"]),
             "frame_noise_correlation": s.get("frame_noise_correlation", 0.0)}
+    if stage == "decoder_video":
+        info["temporal_conv_blend"] = TEMPORAL_CONV_BLEND
+    return info
 
 
 DATA = {
@@ -736,6 +756,8 @@ def load_for_export(root, decoder_stage=None):
         (st for st in ("decoder_video", "decoder") if os.path.exists(ckpt_path(root, st))),
         "decoder_video" if _info(root, "decoder_video") else "decoder")
     dec = trained(dec_stage, make_decoder())
+    if dec_stage == "decoder_video" and os.path.exists(ckpt_path(root, dec_stage)):
+        blend_temporal_convs(dec, TEMPORAL_CONV_BLEND)  # an exported D^t (no checkpoint) is blended already
     interp = trained("interpolator", make_interpolator())
     srl = trained("sr_low", SpaceTimeUNet(**sr_low_config()))
     srh = trained("sr_high", SpaceTimeUNet(**sr_high_config()))

@@ -4,7 +4,7 @@ import unittest
 import torch
 
 from mav_training.clip import CLIP
-from mav_training.layers import PseudoAttention, PseudoConv3d, TemporalAttention, TemporalConv
+from mav_training.layers import PseudoAttention, PseudoConv3d, TemporalAttention, TemporalConv, blend_temporal_convs
 from mav_training.prior import DiffusionPrior
 from mav_training.unet import (SpaceTimeUNet, decoder_config, depth_to_space, interpolator_config, space_to_depth,
                                sr_high_config, sr_low_config)
@@ -17,6 +17,32 @@ class TemporalIdentityTest(unittest.TestCase):
         conv = TemporalConv(8)
         x = torch.randn(2 * 5, 8, 4, 4)  # (b f) c h w
         self.assertTrue(torch.allclose(conv(x, 5), x, atol=1e-6))
+
+    def test_blended_temporal_conv_interpolates_between_trained_and_identity_and_1_over_alpha_undoes_it(self):
+        torch.manual_seed(0)
+        m = SpaceTimeUNet(**decoder_config(16, tiny=True)).eval()
+        with torch.no_grad():
+            for p in m.temporal_parameters():
+                p.add_(torch.randn_like(p) * 0.1)
+        trained = {k: v.clone() for k, v in m.state_dict().items()}
+        convs = [k for k in trained if ".temporal.conv." in k]
+        self.assertTrue(convs)
+        x = torch.randn(2 * 5, 8, 4, 4)
+        conv = TemporalConv(8)
+        with torch.no_grad():
+            conv.conv.weight.add_(torch.randn_like(conv.conv.weight) * 0.1)
+            conv.conv.bias.add_(0.1)
+        y = conv(x, 5)
+        blend_temporal_convs(conv, 0.75)
+        self.assertTrue(torch.allclose(conv(x, 5), 0.75 * y + 0.25 * x, atol=1e-5))  # linear in the weights
+        blend_temporal_convs(conv, 0.0)
+        self.assertTrue(torch.allclose(conv(x, 5), x, atol=1e-6))
+        blend_temporal_convs(m, 0.75)
+        after = m.state_dict()
+        self.assertTrue(all(torch.equal(after[k], trained[k]) for k in trained if k not in convs))  # only the convs
+        self.assertFalse(torch.equal(after[convs[0]], trained[convs[0]]))
+        blend_temporal_convs(m, 1 / 0.75)
+        self.assertTrue(all(torch.allclose(m.state_dict()[k], trained[k], atol=1e-6) for k in convs))
 
     def test_pseudo_conv3d_video_equals_per_frame_conv_at_init(self):
         m = PseudoConv3d(3, 8)
@@ -254,3 +280,6 @@ class VideoDecoderResumeTest(unittest.TestCase):
         self.assertTrue(all(torch.equal(after[k], d["ema"][k]) for k in spatial))
         self.assertTrue(any(not torch.equal(after[k], d["ema"][k]) for k in temporal))
         self.assertTrue(any(not torch.equal(after[k], before[k]) for k in temporal))  # and they trained on
+        # the checkpoint keeps the trained kernels; its record (the manifest's) carries the blend export applies
+        self.assertEqual(T._info(args.checkpoints, "decoder_video")["temporal_conv_blend"], T.TEMPORAL_CONV_BLEND)
+        self.assertNotIn("temporal_conv_blend", T._info(args.checkpoints, "decoder"))
