@@ -140,7 +140,7 @@ def measure(prompt, seed, want, keys):
            "present_keyframes": float(a["present"].mean())}
     jump = max_jump(a["centroids"])
     row["jump_px"] = None if jump is None else round(jump, 1)
-    row["smooth_ok"] = jump is not None and jump <= JUMP_PX
+    row["smooth_ok"] = None if jump is None else jump <= JUMP_PX  # None: one frame (text-to-image) or no object
     if "direction" in want:
         row["facing_ok"] = facing == want["direction"]
     return row, a
@@ -225,7 +225,8 @@ def summarise(rows, speed):
     for group, subset in (("seen_pairs", [r for r in rows if not r["held_out"]]),
                           ("held_out_pairs", [r for r in rows if r["held_out"]])):
         s[group] = {k: rate(k, subset) for k in ("colour_ok", "shape_ok", "bg_ok", "facing_ok", "motion_ok",
-                                                 "smooth_ok", "jump_px", "present_keyframes", "present_76", "flicker_keyframes", "flicker_76")}
+                                                 "smooth_ok", "jump_px", "present_keyframes", "present_76",
+                                                 "flicker_keyframes", "flicker_76")}
         s[group]["samples"] = len(subset)
     s["captions_among_prompts"] = sum(r.get("seen_caption", False) for r in rows)
     by_prompt = {}
