@@ -311,13 +311,15 @@ class Stage:
 
     def load_exported(self):
         """Resume from the EMA weights in the model repository: a fresh checkout has no checkpoints/, but its
-        models/ hold what the last run exported. The optimiser starts afresh; step and time continue."""
+        models/ hold what the last run exported. The optimiser starts afresh; step and time continue. Returns the
+        stage's record in the manifest."""
         load_ema(self.root, self.name, self.model).train()
         self.ema.model.load_state_dict(self.model.state_dict())
         self.ema.n = 10_000  # past the warm-up: the EMA of a resumed model must not jump to the raw weights
         info = exported_info(MODELS_DIR, EXPORTS[self.name][0]).get(self.name) or {}
         self.step_n, self.elapsed = info.get("steps", 0), info.get("minutes", 0.0) * 60
         self.devices = set(info.get("devices", []))
+        return info
 
     def load(self):
         s = read_ckpt(self.root, self.name)
@@ -528,8 +530,7 @@ class DecoderVideoStage(DecoderStage):
     def load_exported(self):
         """The exported D^t holds its temporal convolutions blended (TEMPORAL_CONV_BLEND): training resumes from the
         trained kernels, so the blend its manifest records is undone (1/α)."""
-        super().load_exported()
-        alpha = (exported_info(MODELS_DIR, EXPORTS[self.name][0]).get(self.name) or {}).get("temporal_conv_blend", 1.0)
+        alpha = super().load_exported().get("temporal_conv_blend", 1.0)
         for m in (self.model, self.ema.model):
             blend_temporal_convs(m, 1 / alpha)
 
