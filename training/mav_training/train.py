@@ -510,6 +510,19 @@ class DecoderStage(Stage):
 TEMPORAL_CONV_BLEND = 0.5
 
 
+def fresh_temporal_layers(model):
+    """Put the temporal layers of `model` back to how they start (dirac convs, zero output projections), keeping
+    every other weight. Why: a fresh checkout's D is the exported decoder, which is D^t, so a D^t started from it
+    would otherwise start from the last run's temporal layers instead of from D."""
+    fresh = dict(make_decoder().named_parameters())
+    temporal = {id(p) for p in model.temporal_parameters()}
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if id(p) in temporal:
+                p.copy_(fresh[n])
+    return model
+
+
 class DecoderVideoStage(DecoderStage):
     """D^t: the image decoder with its temporal layers switched on, trained on unlabelled clips conditioned on the
     first frame's CLIP embedding and on fps. Only the new temporal layers and the fps embedding train; every spatial
@@ -526,6 +539,7 @@ class DecoderVideoStage(DecoderStage):
         self.model = make_decoder()
         if not (self.args.resume and os.path.exists(ckpt_path(self.root, self.name))):
             load_ema(self.root, "decoder", self.model).train()
+            fresh_temporal_layers(self.model)
 
     def load_exported(self):
         """The exported D^t holds its temporal convolutions blended (TEMPORAL_CONV_BLEND): training resumes from the

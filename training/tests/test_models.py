@@ -201,10 +201,6 @@ class VideoFineTuningTest(unittest.TestCase):
         self.assertEqual(len(list(interp.params())), len(list(interp.model.parameters())))
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class ShapeDecoyTest(unittest.TestCase):
     def test_a_decoy_changes_only_the_shape_or_facing_and_is_never_a_held_out_pair(self):
         import numpy as np
@@ -283,3 +279,26 @@ class VideoDecoderResumeTest(unittest.TestCase):
         # the checkpoint keeps the trained kernels; its record (the manifest's) carries the blend export applies
         self.assertEqual(T._info(args.checkpoints, "decoder_video")["temporal_conv_blend"], T.TEMPORAL_CONV_BLEND)
         self.assertNotIn("temporal_conv_blend", T._info(args.checkpoints, "decoder"))
+
+    def test_a_fresh_video_decoder_starts_its_temporal_layers_at_the_identity_whatever_the_decoder_held(self):
+        # a fresh checkout's D is the exported decoder, i.e. the last D^t: its temporal layers are trained
+        from mav_training import train as T
+        m = T.make_decoder()
+        with torch.no_grad():
+            for p in m.parameters():
+                p.add_(0.1)
+        spatial = m.conv_in.weight.clone()
+        T.fresh_temporal_layers(m)
+        convs = [x.conv for x in m.modules() if isinstance(x, TemporalConv)]
+        attns = [x for x in m.modules() if isinstance(x, TemporalAttention)]
+        self.assertTrue(convs and attns)
+        for c in convs:
+            ident = torch.zeros_like(c.weight)
+            torch.nn.init.dirac_(ident)
+            self.assertTrue(torch.equal(c.weight, ident) and not c.bias.any())
+        self.assertTrue(all(not a.out.weight.any() and not a.out.bias.any() for a in attns))
+        self.assertTrue(torch.equal(m.conv_in.weight, spatial))
+
+
+if __name__ == "__main__":
+    unittest.main()
