@@ -537,7 +537,7 @@ class DecoderVideoStage(DecoderStage):
     def build(self):
         self.clip, _ = load_clip(self.root)
         self.model = make_decoder()
-        if not (self.args.resume and os.path.exists(ckpt_path(self.root, self.name))):
+        if not self.args.resume:  # a resumed D^t loads every weight from its checkpoint or its exported file
             load_ema(self.root, "decoder", self.model).train()
             fresh_temporal_layers(self.model)
 
