@@ -403,7 +403,9 @@ def export_all(models, out_root, tokenizer_path, E, version="1", training=None, 
             manifest["tokenizer"] = {"file": "tokenizer.json", "max_length": tk.MAX_LENGTH, "pad_id": tk.PAD,
                                      "bos_id": tk.BOS, "eos_id": tk.EOS}
             os.makedirs(vdir, exist_ok=True)
-            shutil.copy(tokenizer_path, os.path.join(vdir, "tokenizer.json"))
+            dst = os.path.join(vdir, "tokenizer.json")
+            if not (os.path.exists(dst) and os.path.samefile(tokenizer_path, dst)):  # fresh checkout: it is the source
+                shutil.copy(tokenizer_path, dst)
         manifest["training"] = (training or {}).get(name, {})
         manifest["metrics"] = (metrics or {}).get(name, {})
         example = parity_inputs(name, E, tok)

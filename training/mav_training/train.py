@@ -113,7 +113,14 @@ def mixed_frame_noise(independent, shared, rho):
     return math.sqrt(1 - rho) * independent + math.sqrt(rho) * shared
 
 
-FRAME_NOISE_CORRELATION = 0.5  # D^t's ρ: kept in its checkpoint record, exported to the decoder's manifest
+FRAME_NOISE_CORRELATION = 0.5  # D^t's ρ in training, kept in its checkpoint record
+# D^t's samplers start from frame noise with a larger ρ than it trained on (the manifest's frame_noise_correlation).
+# Each frame's noise is still N(0, 1), as in training; only the share the frames have in common grows. Why: at the
+# trained 0.5 a third of the clips jump or split between keyframes, and most clips with a wrong shape are among
+# them; more common noise makes the first, decisive sampling steps start every frame from nearly the same scene.
+# It costs motion, which came from the noise of those steps (most clips stand still). Chosen on seeds the report
+# does not use (docs/models.md §9).
+SAMPLING_FRAME_NOISE_CORRELATION = 0.9
 # D and D^t draw t with density ∝ t: the object's place, shape and colour are settled at high t (at t = 960 a
 # 20-px object is still only just visible in x_t), while low-t denoising is learned quickly. Measured on 20-minute
 # single-thread runs of D (36 samples, true embeddings), this with lr 1e-3 against uniform t with lr 6e-4: colour
@@ -790,8 +797,10 @@ def load_for_export(root, decoder_stage=None):
         with open(mfile) as f:
             metrics = json.load(f)
     from .export import DEFAULT_SCHED
-    # the decoder's samplers must start from the noise its weights were trained on (0 for records older than ρ)
-    rho = (_info(root, dec_stage) or {}).get("frame_noise_correlation", 0.0)
+    # a decoder trained on correlated frame noise (D^t) is sampled from it at SAMPLING_FRAME_NOISE_CORRELATION;
+    # one trained without it (D, records older than ρ) from independent frames
+    trained_rho = (_info(root, dec_stage) or {}).get("frame_noise_correlation", 0.0)
+    rho = SAMPLING_FRAME_NOISE_CORRELATION if trained_rho else 0.0
     return models, E, tokenizer_path(root), training, metrics, DEFAULT_SCHED, {"decoder": {"frame_noise_correlation": rho}}
 
 

@@ -279,6 +279,12 @@ class VideoDecoderResumeTest(unittest.TestCase):
         # the checkpoint keeps the trained kernels; its record (the manifest's) carries the blend export applies
         self.assertEqual(T._info(args.checkpoints, "decoder_video")["temporal_conv_blend"], T.TEMPORAL_CONV_BLEND)
         self.assertNotIn("temporal_conv_blend", T._info(args.checkpoints, "decoder"))
+        # D^t trained on frame noise at ρ and is sampled at the larger sampling ρ; D alone from independent frames
+        self.assertEqual(T._info(args.checkpoints, "decoder_video")["frame_noise_correlation"],
+                         T.FRAME_NOISE_CORRELATION)
+        for stage, rho in (("decoder_video", T.SAMPLING_FRAME_NOISE_CORRELATION), ("decoder", 0.0)):
+            extra = T.load_for_export(args.checkpoints, stage)[-1]
+            self.assertEqual(extra["decoder"]["frame_noise_correlation"], rho)
 
     def test_a_fresh_video_decoder_starts_its_temporal_layers_at_the_identity_whatever_the_decoder_held(self):
         # a fresh checkout's D is the exported decoder, i.e. the last D^t: its temporal layers are trained

@@ -52,7 +52,7 @@ public class KeyframeDecoder extends DiffusionStage {
         Tensor embeds = new Tensor(new long[] {2, embedDim}, Tensors.concat(embed.data(), new float[embedDim]));
         Tensor fps = new Tensor(new long[] {2}, Tensors.filled(2, request.fps().floatValue()));
 
-        // 2. denoise from the job's noise (its frames correlated as in training), guided conditional and
+        // 2. denoise from the job's noise (its frames correlated by the manifest's ρ), guided conditional and
         // unconditional passes in one batch
         long[] shape = {1, 3, frames, height, width};
         long[] batched = {2, 3, frames, height, width};

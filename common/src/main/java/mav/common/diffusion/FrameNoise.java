@@ -3,8 +3,9 @@ package mav.common.diffusion;
 /**
  * Initial noise for a clip whose frames share part of their noise: ε_f = √ρ·ε_shared + √(1−ρ)·ε_f, the "mixed"
  * video noise prior of Ge et al. (2023, PYoCo). Every element is still standard normal, but two frames' noise is
- * correlated by ρ, as in the video model's training: a model fine-tuned from an image model learns far faster to
- * keep its frames coherent when their noise already is. ρ = 0 is plain independent noise.
+ * correlated by ρ. The video model trains on such noise (a model fine-tuned from an image model learns far faster to
+ * keep its frames coherent when their noise already is) and is sampled from it at the ρ its manifest gives, which
+ * may be larger than the training ρ. ρ = 0 is plain independent noise.
  */
 public final class FrameNoise {
     private FrameNoise() {

@@ -43,7 +43,7 @@ public record ModelManifest(
     }
 
     /**
-     * A number the model was trained with and the stage must match, e.g. {@code frame_noise_correlation}; absent
+     * A number the stage's sampler must use with this model, e.g. {@code frame_noise_correlation}; absent
      * means {@code fallback} (manifests older than the parameter), anything else that is not a number is an error.
      */
     public double doubleParameter(String key, double fallback) {
