@@ -799,7 +799,7 @@ def load_for_export(root, decoder_stage=None):
     from .export import DEFAULT_SCHED
     # a decoder trained on correlated frame noise (D^t) is sampled from it at SAMPLING_FRAME_NOISE_CORRELATION;
     # one trained without it (D, records older than ρ) from independent frames
-    trained_rho = (_info(root, dec_stage) or {}).get("frame_noise_correlation", 0.0)
+    trained_rho = (training["decoder"]["stages"][dec_stage] or {}).get("frame_noise_correlation", 0.0)
     rho = SAMPLING_FRAME_NOISE_CORRELATION if trained_rho else 0.0
     return models, E, tokenizer_path(root), training, metrics, DEFAULT_SCHED, {"decoder": {"frame_noise_correlation": rho}}
 
