@@ -327,7 +327,7 @@ def write_parity(name, example, outputs, version_dir, fixtures_root):
 # region of real image embeddings and the decoder draws the wrong colour (prior → D, 36 samples: right colour 94 %
 # at prior guidance 1, 42 % at 3, 39 % at 6; cosine to the true pair's mean embedding 0.91, 0.81, 0.65).
 DEFAULT_SCHED = {
-    "prior": dict(beta_schedule="squaredcos_cap_v2", prediction_type="sample", clip_sample=True,
+    "prior": dict(beta_schedule="squaredcos_cap_v2", prediction_type="sample", clip_sample=False,
                   clip_sample_range=1.0, default_steps=25, default_guidance_scale=1.0),
     "decoder": dict(beta_schedule="squaredcos_cap_v2", prediction_type="epsilon", clip_sample=True,
                     clip_sample_range=1.0, default_steps=50, default_guidance_scale=3.0),

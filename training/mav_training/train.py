@@ -34,14 +34,14 @@ from . import tokenizer as tk
 from . import world as W
 from .clip import CLIP
 from .layers import blend_temporal_convs
-from .prior import DiffusionPrior
+from .prior import DiffusionPrior, image_embed_scale
 from .schedulers import alphas_cumprod
 from .unet import SpaceTimeUNet, decoder_config, interpolator_config, sr_high_config, sr_low_config
 
 E = 64
 SEED = 0
 STAGES = ["tokenizer", "clip", "prior", "decoder", "decoder_video", "interpolator", "sr_low", "sr_high"]
-DEFAULT_MINUTES = {"clip": 5, "prior": 4, "decoder": 25, "decoder_video": 15, "interpolator": 8, "sr_low": 7,
+DEFAULT_MINUTES = {"clip": 5, "prior": 16, "decoder": 25, "decoder_video": 15, "interpolator": 8, "sr_low": 7,
                    "sr_high": 6}
 BATCH = {"clip": 128, "prior": 128, "decoder": 32, "decoder_video": 4, "interpolator": 3, "sr_low": 4,
          "sr_high": 8}
@@ -131,6 +131,11 @@ GENERATIVE_T_POWER = 2.0
 # From here up D sees shape decoys (diffusion_loss). At t = 700 D's x̂0 still takes the shape of x_t 18 times in 24,
 # so from 600 up the shape of x_t is a hint D must not trust.
 DECOY_T = 600
+# Facing decoys (the same shape facing another way) start lower. Why: below 600 D took the facing of x_t and ignored
+# the embedding's (x̂0 at t = 450 from x_t facing one way and the embedding of another: x_t's facing 22 times in 32,
+# the embedding's 6), so in sampling the facing was settled by whatever blur the first steps left, and D drew the
+# prompt's facing at chance (54 % from true image embeddings) although CLIP tells every facing apart.
+FACING_DECOY_T = 300
 
 
 def shape_decoy(scene, rng):
@@ -154,7 +159,8 @@ def sample_timesteps(n, gen, power=1.0):
     return (1000 * u ** (1.0 / power)).long().clamp(0, 999)
 
 
-def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.0, decoy=None, **kw):
+def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.0, decoy=None, decoy_from=None,
+                   **kw):
     """ε-prediction loss for an x0-parameterised network: min(max(SNR_t, 1), γ)·|x̂0 − x0|² with γ = 5, i.e. the
     "truncated SNR" weighting of progressive distillation (Salimans & Ho, 2022) capped like Min-SNR-γ (Hang et al.,
     2023): without the floor of 1 the first sampling steps (t ≈ 960, SNR ≈ 0.003) get almost no gradient.
@@ -171,8 +177,8 @@ def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.
 
     t_power: timestep density ∝ t^(t_power−1) (sample_timesteps).
 
-    decoy: images like x0 with another shape or facing (shape_decoy); rows with t ≥ DECOY_T take, with probability
-    1/2, their x_t from the decoy while the target stays x0. Why: in training the shape visible in x_t always agrees
+    decoy: images like x0 with another shape or facing (shape_decoy); rows with t ≥ decoy_from (per row, default
+    DECOY_T) take, with probability 1/2, their x_t from the decoy while the target stays x0. Why: in training the shape visible in x_t always agrees
     with the image embedding, so D learned to copy it from x_t; in sampling x_t at those t holds only the blurry blob
     of the steps before, and D copied the blob (squares and stars came out round). With decoys only the embedding is
     always right about the shape, so D has to draw it from the embedding where x_t barely shows it."""
@@ -189,7 +195,8 @@ def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.
     a = AC.to(dev)[t].view(-1, *([1] * (x0.ndim - 1)))
     source = x0
     if decoy is not None:
-        use = (t >= DECOY_T) & (torch.rand(x0.shape[0], generator=gen) < 0.5).to(dev)
+        start = torch.full_like(t, DECOY_T) if decoy_from is None else decoy_from.to(dev)
+        use = (t >= start) & (torch.rand(x0.shape[0], generator=gen) < 0.5).to(dev)
         source = torch.where(use.view(-1, *([1] * (x0.ndim - 1))), decoy.to(dev), x0)
     x_t = a.sqrt() * source + (1 - a).sqrt() * eps
     snr = a / (1 - a)
@@ -471,14 +478,14 @@ class PriorStage(Stage):
         imgs, ids = batch
         n = imgs.shape[0]
         with torch.no_grad():
-            target = self.clip.image(imgs.to(self.device))
+            target = self.clip.image(imgs.to(self.device)) * image_embed_scale(E)
             te, tt = self.clip.text(ids.to(self.device))
         keep = self.keep(n, 0.1)
         te = te * keep[:, None]
         tt = tt * keep[:, None, None]
         x_t, t, _ = noisy(target, self.gen)
         pred = self.model(x_t, t, te, tt)
-        return F.mse_loss(pred, target) * E
+        return F.mse_loss(pred, target)
 
 
 def make_decoder():
@@ -496,17 +503,19 @@ class DecoderStage(Stage):
     def data(self, step, progress):
         imgs, _, scenes = image_batch(self.world, 20_000_000 + step * self.batch, self.batch)
         rng = self.rng(step)
-        return imgs, torch.from_numpy(np.stack([W.render(shape_decoy(sc, rng), 64) for sc in scenes]))
+        decoys = [shape_decoy(sc, rng) for sc in scenes]
+        start = torch.tensor([FACING_DECOY_T if d["shape"] == sc["shape"] else DECOY_T for d, sc in zip(decoys, scenes)])
+        return imgs, torch.from_numpy(np.stack([W.render(d, 64) for d in decoys])), start
 
     def loss(self, batch):
-        imgs, decoys = batch
+        imgs, decoys, start = batch
         n = imgs.shape[0]
         imgs = imgs.to(self.device)
         with torch.no_grad():
             emb = self.clip.image(imgs) * self.keep(n, 0.1)[:, None]
         fps = torch.full((n,), 8.0)
         return diffusion_loss(self.model, imgs, self.gen, OFFSET_NOISE, t_power=GENERATIVE_T_POWER, decoy=decoys,
-                              image_embed=emb, fps=fps)
+                              decoy_from=start, image_embed=emb, fps=fps)
 
 
 # D^t as exported and sampled has its temporal convolutions moved halfway back to the identity

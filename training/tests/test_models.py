@@ -158,7 +158,9 @@ class ShapeTest(unittest.TestCase):
         img = clip.image(torch.randn(2, 3, 64, 64))
         self.assertEqual(img.shape, (2, 16))
         prior = DiffusionPrior(16, width=32, layers=1, heads=2)
-        self.assertEqual(prior(torch.randn(2, 16), torch.tensor([5, 900]), emb, tokens).shape, (2, 16))
+        pred = prior(torch.randn(2, 16), torch.tensor([5, 900]), emb, tokens)
+        # the prior's x0 lives on the sphere of radius √E, where x_t's entries have the noise's scale
+        self.assertTrue(torch.allclose(pred.norm(dim=-1), torch.full((2,), 4.0), atol=1e-5))
 
 
 class MixedFrameNoiseTest(unittest.TestCase):
@@ -219,7 +221,7 @@ class ShapeDecoyTest(unittest.TestCase):
             self.assertEqual(d["direction"] is None, d["shape"] not in W.ORIENTED)
         self.assertGreater(refacings, 30)  # a third of the scenes are fish or arrows, half of their decoys re-face
 
-    def test_decoys_feed_x_t_only_at_high_t_and_the_target_stays_x0(self):
+    def test_decoys_feed_x_t_only_from_each_rows_threshold_and_the_target_stays_x0(self):
         from mav_training import train as T
 
         class Probe(torch.nn.Module):
@@ -234,21 +236,36 @@ class ShapeDecoyTest(unittest.TestCase):
                 self.seen = (x_t, t)
                 return x_t * self.w  # x̂0 = 0: the loss is then the target's weighted square
 
-        x0, decoy = 2 * torch.ones(512, 1, 64, 64), -torch.ones(512, 1, 64, 64)
+        n = 1024
+        x0, decoy = 2 * torch.ones(n, 1, 64, 64), -torch.ones(n, 1, 64, 64)
+        start = torch.tensor([T.FACING_DECOY_T, T.DECOY_T] * (n // 2))  # refacing rows, reshaping rows
         probe = Probe()
-        loss = T.diffusion_loss(probe, x0, torch.Generator().manual_seed(0), t_power=2.0, decoy=decoy)
+        loss = T.diffusion_loss(probe, x0, torch.Generator().manual_seed(0), t_power=2.0, decoy=decoy,
+                                decoy_from=start)
         x_t, t = probe.seen
         snr = T.AC[t] / (1 - T.AC[t])
         self.assertAlmostEqual(loss.item(), 4 * snr.clamp(1.0, T.GAMMA).mean().item(), places=4)
         # x_t = √ᾱ·source + √(1−ᾱ)·ε: over 4096 pixels the noise averages out and the mean's sign is the source's
         source = x_t.mean((1, 2, 3)) / T.AC[t].sqrt()
         clear = t <= 900
-        from_decoy = (source < 0) & clear
-        high = (t >= T.DECOY_T) & clear
         self.assertTrue(torch.all(((source[clear] - 2).abs() < 0.5) | ((source[clear] + 1).abs() < 0.5)))
-        self.assertEqual(int((from_decoy & ~high).sum()), 0)
-        self.assertGreater(int(from_decoy.sum()), 0.3 * int(high.sum()))
-        self.assertLess(int(from_decoy.sum()), 0.7 * int(high.sum()))
+        from_decoy = (source < 0) & clear
+        for rows, threshold in ((slice(0, None, 2), T.FACING_DECOY_T), (slice(1, None, 2), T.DECOY_T)):
+            high = (t[rows] >= threshold) & clear[rows]
+            self.assertEqual(int((from_decoy[rows] & ~high).sum()), 0)
+            self.assertGreater(int(from_decoy[rows].sum()), 0.3 * int(high.sum()))
+            self.assertLess(int(from_decoy[rows].sum()), 0.7 * int(high.sum()))
+        # the facing rows take decoys below DECOY_T too, where D otherwise copied x_t's facing
+        low = (t >= T.FACING_DECOY_T) & (t < T.DECOY_T)
+        self.assertGreater(int((from_decoy[::2] & low[::2]).sum()), 0)
+
+    def test_refacing_decoys_start_at_the_facing_threshold(self):
+        import argparse
+        from mav_training import train as T
+        stage = T.DecoderStage(argparse.Namespace(checkpoints="unused", device="cpu", batch_scale=4))
+        _, _, start = stage.data(0, 0.0)
+        self.assertLessEqual(set(start.tolist()), {T.FACING_DECOY_T, T.DECOY_T})
+        self.assertIn(T.FACING_DECOY_T, start.tolist())
 
 
 class VideoDecoderResumeTest(unittest.TestCase):

@@ -88,7 +88,7 @@ public class TextToImageEmbedding extends DiffusionStage {
         }, context);
 
         // 4. keep the candidate closest to the text embedding, on the unit sphere the decoder was trained on:
-        //    guidance extrapolates past it (|u + s(c - u)| > 1)
+        //    the prior diffuses the embedding scaled by sqrt(E), and guidance moves x0 off even that sphere
         float[] best = unit(closest(sample, text[0].data()));
         return Map.of("image_embed", context.storeTensor("image_embed.npy", new Tensor(new long[] {1, embedDim}, best)));
     }
