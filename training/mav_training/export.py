@@ -325,7 +325,8 @@ def write_parity(name, example, outputs, version_dir, fixtures_root):
 # decoder ≈ 0.14 s with guidance), inside the 3-minute budget on 2 cores.
 # The prior's guidance is its own (the request's scale guides the decoder): guided past 1, its embeddings leave the
 # region of real image embeddings and the decoder draws the wrong colour (prior → D, 36 samples: right colour 94 %
-# at prior guidance 1, 42 % at 3, 39 % at 6; cosine to the true pair's mean embedding 0.91, 0.81, 0.65).
+# at prior guidance 1, 42 % at 3, 39 % at 6; cosine to the true pair's mean embedding 0.91, 0.81, 0.65; measured
+# with the previous prior, which diffused the unscaled embedding and returned the caption's mean, prior.py).
 DEFAULT_SCHED = {
     "prior": dict(beta_schedule="squaredcos_cap_v2", prediction_type="sample", clip_sample=False,
                   clip_sample_range=1.0, default_steps=25, default_guidance_scale=1.0),

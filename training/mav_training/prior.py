@@ -3,13 +3,14 @@
 A transformer over [text tokens (L), text embed, time embed, noisy image embed, learned query]; the query's output
 is the predicted clean image embedding (prediction_type "sample").
 
-The diffusion runs on the unit CLIP embedding scaled by √E (IMAGE_EMBED_SCALE), as DALL-E 2's prior does: entries of
-unit variance, so x_t's signal-to-noise ratio is the schedule's. Diffusing the unit vector itself (entries ~1/√E)
+The diffusion runs on the unit CLIP embedding scaled by √E (image_embed_scale), as DALL-E 2's prior does: entries
+of unit variance, so x_t's signal-to-noise ratio is the schedule's. Diffusing the unit vector itself (entries ~1/√E)
 buries it under the noise for all but the last few percent of t; a prior trained so learns to ignore x_t and
 returns the caption's mean embedding whatever the noise (8 seeds gave cosine 1.0000 to each other), an average of
 every position and size that the decoder reads facing from at chance. The output is the normalised direction
-times √E; divide by √E (or normalise) to get the unit embedding the decoder takes. Pad tokens are masked. Training drops the condition (zero text_embed AND text_tokens, as the Java side
-does for the unconditional branch) so classifier-free guidance works.
+times √E; divide by √E (or normalise) to get the unit embedding the decoder takes. Pad tokens are masked. Training
+drops the condition (zero text_embed AND text_tokens, as the Java side does for the unconditional branch) so
+classifier-free guidance works.
 """
 import torch
 import torch.nn as nn

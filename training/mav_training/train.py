@@ -177,9 +177,9 @@ def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.
 
     t_power: timestep density ∝ t^(t_power−1) (sample_timesteps).
 
-    decoy: images like x0 with another shape or facing (shape_decoy); rows with t ≥ decoy_from (per row, default
-    DECOY_T) take, with probability 1/2, their x_t from the decoy while the target stays x0. Why: in training the shape visible in x_t always agrees
-    with the image embedding, so D learned to copy it from x_t; in sampling x_t at those t holds only the blurry blob
+    decoy: images like x0 with another shape or facing (shape_decoy); rows with t ≥ decoy_from (a threshold per
+    row: DECOY_T or FACING_DECOY_T) take, with probability 1/2, their x_t from the decoy while the target stays x0.
+    Why: in training the shape visible in x_t always agrees with the image embedding, so D learned to copy it from x_t; in sampling x_t at those t holds only the blurry blob
     of the steps before, and D copied the blob (squares and stars came out round). With decoys only the embedding is
     always right about the shape, so D has to draw it from the embedding where x_t barely shows it."""
     t = sample_timesteps(x0.shape[0], gen, t_power)
@@ -195,8 +195,7 @@ def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.
     a = AC.to(dev)[t].view(-1, *([1] * (x0.ndim - 1)))
     source = x0
     if decoy is not None:
-        start = torch.full_like(t, DECOY_T) if decoy_from is None else decoy_from.to(dev)
-        use = (t >= start) & (torch.rand(x0.shape[0], generator=gen) < 0.5).to(dev)
+        use = (t >= decoy_from.to(dev)) & (torch.rand(x0.shape[0], generator=gen) < 0.5).to(dev)
         source = torch.where(use.view(-1, *([1] * (x0.ndim - 1))), decoy.to(dev), x0)
     x_t = a.sqrt() * source + (1 - a).sqrt() * eps
     snr = a / (1 - a)
@@ -504,7 +503,8 @@ class DecoderStage(Stage):
         imgs, _, scenes = image_batch(self.world, 20_000_000 + step * self.batch, self.batch)
         rng = self.rng(step)
         decoys = [shape_decoy(sc, rng) for sc in scenes]
-        start = torch.tensor([FACING_DECOY_T if d["shape"] == sc["shape"] else DECOY_T for d, sc in zip(decoys, scenes)])
+        start = torch.tensor([FACING_DECOY_T if d["shape"] == sc["shape"] else DECOY_T
+                              for d, sc in zip(decoys, scenes)])
         return imgs, torch.from_numpy(np.stack([W.render(d, 64) for d in decoys])), start
 
     def loss(self, batch):
