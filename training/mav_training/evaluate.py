@@ -17,6 +17,11 @@ Measured on the 64-px clips (keyframes from D^t, and the 76-frame ↑F output):
   speed       frame-widths per second at fps 4, 8, 16 for the same prompt and seed (world: 0.05-0.12, any fps)
   presence    fraction of frames with a foreground object (≥ 12 px)
   flicker     std over frames of the mean border colour, in 8-bit levels
+
+Every right/wrong rate comes with its 95 % Wilson interval: with 24-48 samples a rate is known to about ±10
+points, which decides whether a target is met or a change is an improvement.
+
+  python3 -m mav_training.evaluate --report   # rewrites eval.md / metrics.json from checkpoints/eval.json
 """
 import argparse
 import json
@@ -217,17 +222,35 @@ def run_images(pipe, seeds, steps, guidance=3.0):
     return rows
 
 
+RIGHT_OR_WRONG = ("colour_ok", "shape_ok", "bg_ok", "facing_ok", "motion_ok", "smooth_ok")
+
+
+def wilson(k, n, z=1.96):
+    """95 % Wilson score interval of k successes in n trials (keeps inside [0, 1] and is sound at k = 0 or n,
+    where the normal approximation collapses to a point)."""
+    if n == 0:
+        return None
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [round(max(0.0, centre - half), 3), round(min(1.0, centre + half), 3)]
+
+
 def summarise(rows, speed):
+    def values(key, subset):
+        return [r[key] for r in subset if r.get(key) is not None]
+
     def rate(key, subset):
-        v = [r[key] for r in subset if r.get(key) is not None]
+        v = values(key, subset)
         return round(float(np.mean(v)), 3) if v else None
     s = {}
     for group, subset in (("seen_pairs", [r for r in rows if not r["held_out"]]),
                           ("held_out_pairs", [r for r in rows if r["held_out"]])):
-        s[group] = {k: rate(k, subset) for k in ("colour_ok", "shape_ok", "bg_ok", "facing_ok", "motion_ok",
-                                                 "smooth_ok", "jump_px", "present_keyframes", "present_76",
-                                                 "flicker_keyframes", "flicker_76")}
+        s[group] = {k: rate(k, subset) for k in RIGHT_OR_WRONG + ("jump_px", "present_keyframes", "present_76",
+                                                                  "flicker_keyframes", "flicker_76")}
         s[group]["samples"] = len(subset)
+        s[group]["ci95"] = {k: wilson(sum(map(bool, v)), len(v))
+                            for k in RIGHT_OR_WRONG for v in [values(k, subset)] if v}
     s["captions_among_prompts"] = sum(r.get("seen_caption", False) for r in rows)
     by_prompt = {}
     for sp in speed:
@@ -309,7 +332,11 @@ def markdown(res):
     s = res["summary"]
     pct = lambda v: "–" if v is None else f"{100 * v:.0f} %"
     seen, held = s["seen_pairs"], s["held_out_pairs"]
-    lines = [f"| measure | seen pairs, new phrasings ({seen['samples']} samples) | held-out pairs "
+
+    def with_ci(group, k):
+        ci = group.get("ci95", {}).get(k)
+        return pct(group.get(k)) + (f" ({100 * ci[0]:.0f}–{100 * ci[1]:.0f})" if ci else "")
+    lines = [f"| measure (95 % interval) | seen pairs, new phrasings ({seen['samples']} samples) | held-out pairs "
              f"({held['samples']} samples) |", "|---|---|---|"]
     for k, label in [("colour_ok", "colour right (nearest palette colour of the foreground)"),
                      ("shape_ok", "shape right (nearest template)"),
@@ -318,7 +345,7 @@ def markdown(res):
                      ("motion_ok", "moves the way the prompt says (fish, arrows; centroid, first → last keyframe)"),
                      ("smooth_ok", f"smooth: no centroid jump over {JUMP_PX:g} px between consecutive keyframes"),
                      ("present_keyframes", "object present, keyframes"), ("present_76", "object present, 76 frames")]:
-        lines.append(f"| {label} | {pct(seen.get(k))} | {pct(held.get(k))} |")
+        lines.append(f"| {label} | {with_ci(seen, k)} | {with_ci(held, k)} |")
     for k, label in [("jump_px", "largest jump between consecutive keyframes, px at 64² (mean over samples)"),
                      ("flicker_keyframes", "background flicker, keyframes (8-bit levels, std over frames)"),
                      ("flicker_76", "background flicker, 76 frames")]:
@@ -366,12 +393,17 @@ def main():
     p.add_argument("--decoder-steps", type=int, default=50)
     p.add_argument("--interpolator-steps", type=int, default=25)
     p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance of the decoder (the prior uses its manifest's)")
+    p.add_argument("--report", action="store_true",
+                   help="sample nothing: summarise checkpoints/eval.json's rows again and rewrite its reports")
     p.add_argument("--images", action="store_true",
                    help="text-to-image only (prior → D, one frame): writes checkpoints/eval_images.json")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     seeds = range(a.first_seed, a.first_seed + a.seeds)
     steps = {"decoder": a.decoder_steps, "interpolator": a.interpolator_steps}
+    if a.report:
+        write_reports(a.checkpoints, report_again(a.checkpoints))
+        return
     from .sample import Pipeline
     if a.images:
         # D itself: a D^t on disk may hold the spatial weights of an older D
@@ -385,14 +417,27 @@ def main():
     print(json.dumps(cp), flush=True)
     rows, speed, summary, timings = run(a.checkpoints, seeds, a.out, steps, guidance=a.guidance)
     summary.update(cp)
-    res = {"summary": summary, "rows": rows, "speed": speed, "steps": steps, "guidance": a.guidance}
-    with open(os.path.join(a.checkpoints, "eval.json"), "w") as f:
+    write_reports(a.checkpoints, {"summary": summary, "rows": rows, "speed": speed, "steps": steps,
+                                  "guidance": a.guidance})
+
+
+def report_again(checkpoints):
+    """eval.json summarised again from its rows and speeds; the text side's figures are kept as measured."""
+    with open(os.path.join(checkpoints, "eval.json")) as f:
+        res = json.load(f)
+    summary = summarise(res["rows"], res["speed"])
+    summary.update({k: v for k, v in res["summary"].items() if k.startswith(("clip_", "prior_"))})
+    return dict(res, summary=summary)
+
+
+def write_reports(checkpoints, res):
+    with open(os.path.join(checkpoints, "eval.json"), "w") as f:
         json.dump(res, f, indent=1)
-    with open(os.path.join(a.checkpoints, "eval.md"), "w") as f:
+    with open(os.path.join(checkpoints, "eval.md"), "w") as f:
         f.write(markdown(res))
-    with open(os.path.join(a.checkpoints, "metrics.json"), "w") as f:
-        json.dump(manifest_metrics(summary, steps), f, indent=1)
-    print(json.dumps(summary, indent=1))
+    with open(os.path.join(checkpoints, "metrics.json"), "w") as f:
+        json.dump(manifest_metrics(res["summary"], res["steps"]), f, indent=1)
+    print(json.dumps(res["summary"], indent=1))
 
 
 if __name__ == "__main__":

@@ -61,6 +61,34 @@ class EvaluateTest(unittest.TestCase):
         self.assertEqual(s["seen_pairs"]["samples"], 2)
         self.assertEqual(s["speed_ratio_max_min"]["p"], 2.0)
         self.assertTrue(all(E.W.caption_attributes(p) for p in E.PROMPTS))
+        self.assertEqual(s["seen_pairs"]["ci95"]["colour_ok"], E.wilson(1, 2))
+        self.assertNotIn("bg_ok", s["seen_pairs"]["ci95"])  # no prompt named a background
+
+    def test_wilson_interval_matches_the_textbook_values(self):
+        # Wilson (1927) score interval, z = 1.96: 5 of 10 → 0.237–0.763; 0 of 10 → 0–0.278 (not a point at 0)
+        self.assertEqual(E.wilson(5, 10), [0.237, 0.763])
+        self.assertEqual(E.wilson(0, 10), [0.0, 0.278])
+        self.assertEqual(E.wilson(10, 10), [0.722, 1.0])
+        self.assertIsNone(E.wilson(0, 0))
+
+    def test_report_is_rewritten_from_saved_rows_with_intervals(self):
+        import json, os, tempfile
+        rows = [{"prompt": "a red fish swimming left", "seed": i, "held_out": False, "colour_ok": i < 3,
+                 "colour": "red", "shape_ok": True, "shape": "fish", "iou": 0.8, "bg_ok": None, "bg": "black",
+                 "facing_ok": True, "motion_ok": False, "motion": "static", "present_keyframes": 1.0,
+                 "jump_px": 0.5, "smooth_ok": True, "flicker_keyframes": 0.1} for i in range(4)]
+        summary = {"clip_colour": 1.0, "prior_top1_seen": 0.9}
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "eval.json"), "w") as f:
+                json.dump({"summary": summary, "rows": rows, "speed": [], "steps": {"decoder": 50,
+                           "interpolator": 25}, "guidance": 3.0}, f)
+            res = E.report_again(d)
+            E.write_reports(d, res)
+            with open(os.path.join(d, "eval.md")) as f:
+                md = f.read()
+        self.assertEqual(res["summary"]["seen_pairs"]["colour_ok"], 0.75)
+        self.assertEqual(res["summary"]["clip_colour"], 1.0)
+        self.assertIn("| colour right (nearest palette colour of the foreground) | 75 % (30–95) | – |", md)
 
 
 if __name__ == "__main__":
