@@ -259,13 +259,30 @@ class ShapeDecoyTest(unittest.TestCase):
         low = (t >= T.FACING_DECOY_T) & (t < T.DECOY_T)
         self.assertGreater(int((from_decoy[::2] & low[::2]).sum()), 0)
 
+    def test_foreground_weight_puts_the_loss_on_the_object_and_its_decoy(self):
+        from mav_training import train as T, world as W
+        scene = {"colour": "blue", "shape": "fish", "background": "white", "direction": "left", "radius": 0.15,
+                 "center": (0.5, 0.5)}
+        decoy = dict(scene, direction="right")
+        img = torch.from_numpy(W.render(scene, 64))[None]
+        dec = torch.from_numpy(W.render(decoy, 64))[None]
+        w = T.foreground_weight(img, dec, [scene])
+        self.assertEqual(tuple(w.shape), (1, 1, 64, 64))
+        self.assertAlmostEqual(w.mean().item(), 1.0, places=5)
+        obj = (img - 1).abs().amax(1, keepdim=True) > 0.1  # white background is +1
+        tail = ((dec - 1).abs().amax(1, keepdim=True) > 0.1) & ~obj
+        self.assertGreater(int(tail.sum()), 0)
+        self.assertAlmostEqual((w[obj].mean() / w[~obj & ~tail].mean()).item(), 1 + T.FOREGROUND_WEIGHT, places=4)
+        self.assertAlmostEqual((w[tail].mean() / w[obj].mean()).item(), 1.0, places=5)
+
     def test_refacing_decoys_start_at_the_facing_threshold(self):
         import argparse
         from mav_training import train as T
         stage = T.DecoderStage(argparse.Namespace(checkpoints="unused", device="cpu", batch_scale=4))
-        _, _, start = stage.data(0, 0.0)
+        imgs, _, start, pixel_weight = stage.data(0, 0.0)
         self.assertLessEqual(set(start.tolist()), {T.FACING_DECOY_T, T.DECOY_T})
         self.assertIn(T.FACING_DECOY_T, start.tolist())
+        self.assertEqual(pixel_weight.shape, (imgs.shape[0], 1) + imgs.shape[2:])
 
 
 class VideoDecoderResumeTest(unittest.TestCase):
