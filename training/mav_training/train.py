@@ -521,10 +521,10 @@ class DecoderStage(Stage):
     def data(self, step, progress):
         imgs, _, scenes = image_batch(self.world, 20_000_000 + step * self.batch, self.batch)
         rng = self.rng(step)
-        decoys = [shape_decoy(sc, rng) for sc in scenes]
+        decoy_scenes = [shape_decoy(sc, rng) for sc in scenes]
         start = torch.tensor([FACING_DECOY_T if d["shape"] == sc["shape"] else DECOY_T
-                              for d, sc in zip(decoys, scenes)])
-        decoys = torch.from_numpy(np.stack([W.render(d, 64) for d in decoys]))
+                              for d, sc in zip(decoy_scenes, scenes)])
+        decoys = torch.from_numpy(np.stack([W.render(d, 64) for d in decoy_scenes]))
         return imgs, decoys, start, foreground_weight(imgs, decoys, scenes)
 
     def loss(self, batch):
