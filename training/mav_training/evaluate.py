@@ -50,7 +50,7 @@ SPEED_PROMPTS = ["a green fish swimming right", "a yellow arrow pointing down"]
 
 
 def _nearest(rgb, table):
-    ref = {k: np.array(v) / 127.5 - 1 for k, v in table.items()}
+    ref = {k: W.unit_rgb(v) for k, v in table.items()}
     return min(ref, key=lambda k: np.sum((ref[k] - rgb) ** 2))
 
 

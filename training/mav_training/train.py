@@ -222,10 +222,9 @@ FOREGROUND_WEIGHT = 4.0
 def foreground_weight(imgs, decoys, scenes, weight=FOREGROUND_WEIGHT):
     """[n, 1, h, w] pixel weights 1 + weight·(pixel differs from the scene's background in the image or its decoy),
     scaled to mean 1 per image so the loss keeps its scale."""
-    bg = torch.tensor([W.BACKGROUNDS[s["background"]] for s in scenes], dtype=torch.float32)[:, :, None, None]
-    bg = bg / 127.5 - 1
-    fg = ((imgs - bg).abs().amax(1, keepdim=True) > 0.1) | ((decoys - bg).abs().amax(1, keepdim=True) > 0.1)
-    w = 1 + weight * fg.float()
+    bg = torch.from_numpy(np.stack([W.unit_rgb(W.BACKGROUNDS[s["background"]]) for s in scenes])).float()
+    differs = lambda x: (x - bg[:, :, None, None]).abs().amax(1, keepdim=True) > 0.1
+    w = 1 + weight * (differs(imgs) | differs(decoys)).float()
     return w / w.mean((2, 3), keepdim=True)
 
 

@@ -160,6 +160,11 @@ def shape_sdf(shape, px, py, r, direction=None):
     raise ValueError(f"unknown shape '{shape}'")
 
 
+def unit_rgb(rgb):
+    """8-bit RGB → the [-1, 1] values images are rendered in."""
+    return np.array(rgb, dtype=np.float64) / 127.5 - 1
+
+
 def render(scene, size, center=None, window=None):
     """Render a scene to float32 [3, size, size] in [-1, 1], anti-aliased (one-pixel coverage ramp).
 
@@ -170,8 +175,8 @@ def render(scene, size, center=None, window=None):
     py = (np.arange(y0, y0 + hh, dtype=np.float64) + 0.5)[:, None] / size - cy
     d = shape_sdf(scene["shape"], px, py, scene["radius"], scene["direction"])
     cover = np.clip(0.5 - d * size, 0.0, 1.0)
-    fg = np.array(COLOURS[scene["colour"]], dtype=np.float64)[:, None, None] / 127.5 - 1
-    bg = np.array(BACKGROUNDS[scene["background"]], dtype=np.float64)[:, None, None] / 127.5 - 1
+    fg = unit_rgb(COLOURS[scene["colour"]])[:, None, None]
+    bg = unit_rgb(BACKGROUNDS[scene["background"]])[:, None, None]
     img = bg * (1 - cover) + fg * cover
     return img.astype(np.float32)
 
