@@ -50,6 +50,13 @@ LR = {"clip": 1e-3, "prior": 5e-4, "decoder": 1e-3, "decoder_video": 5e-4, "inte
 AC = torch.tensor(alphas_cumprod("squaredcos_cap_v2"), dtype=torch.float32)
 
 
+def decayed_lr(lr, done, floor):
+    """Cosine from lr to floor·lr over a run (done: the fraction of its budget spent). Why: a run resumed at the
+    constant rate ends wherever the last steps left the weights; D's colour of small objects wandered between
+    resumed runs (orange on white drawn yellow), and annealing lets a fine-tuning run settle."""
+    return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, done))))
+
+
 def ckpt_path(root, stage):
     return os.path.join(root, f"{stage}.pt")
 
@@ -383,7 +390,7 @@ class Stage:
                   f"{MODELS_DIR} at step {self.step_n} ({self.elapsed / 60:.1f} min)", flush=True)
         budget = self.args.minutes * 60 if self.args.minutes is not None else None
         t_start, last_save, window = time.time(), time.time(), []
-        base = self.elapsed
+        base, first_step = self.elapsed, self.step_n
         while True:
             run_time = time.time() - t_start
             if budget is not None and run_time >= budget:
@@ -391,6 +398,10 @@ class Stage:
             if self.args.steps is not None and self.step_n >= self.args.steps:
                 break
             progress = min(1.0, run_time / budget) if budget else 0.5
+            if getattr(self.args, "lr_decay", 0.0):
+                done = progress if budget else (self.step_n - first_step) / max(1, self.args.steps - first_step)
+                for g in self.opt.param_groups:
+                    g["lr"] = decayed_lr(LR[self.name], done, self.args.lr_decay)
             self.model.train()
             loss = self.loss(prefetch.get(self.step_n, progress) if prefetch else self.data(self.step_n, progress))
             self.opt.zero_grad(set_to_none=True)
@@ -868,6 +879,9 @@ def main():
                    help="stop when the stage's step count (resumed steps included) reaches this; with --resume and "
                         "the current count it only re-syncs and saves (D^t takes D's spatial weights)")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--lr-decay", type=float, default=0.0, metavar="FLOOR",
+                   help="anneal the learning rate by a cosine over the run (--minutes or --steps) down to FLOOR × "
+                        "the stage's rate, e.g. 0.1 for a fine-tuning run; 0 (default) keeps it constant")
     p.add_argument("--checkpoints", default="checkpoints")
     p.add_argument("--out", default="../models")
     p.add_argument("--no-export", action="store_true")

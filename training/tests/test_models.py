@@ -275,6 +275,21 @@ class ShapeDecoyTest(unittest.TestCase):
         self.assertAlmostEqual((w[obj].mean() / w[~obj & ~tail].mean()).item(), 1 + T.FOREGROUND_WEIGHT, places=4)
         self.assertAlmostEqual((w[tail].mean() / w[obj].mean()).item(), 1.0, places=5)
 
+    def test_lr_decay_anneals_from_the_stage_rate_to_its_floor_over_the_run(self):
+        import argparse
+        import tempfile
+        from mav_training import train as T
+        self.assertAlmostEqual(T.decayed_lr(1e-3, 0.0, 0.1), 1e-3)
+        self.assertAlmostEqual(T.decayed_lr(1e-3, 0.5, 0.1), 0.55e-3)
+        self.assertAlmostEqual(T.decayed_lr(1e-3, 1.0, 0.1), 1e-4)
+        self.assertAlmostEqual(T.decayed_lr(1e-3, 1.7, 0.1), 1e-4)
+        stage = T.DecoderStage(argparse.Namespace(checkpoints=tempfile.mkdtemp(), device="cpu", batch_scale=1,
+                                                  resume=False, minutes=None, steps=3, lr_decay=0.1))
+        stage.batch = 1
+        stage.run()
+        # the last of the 3 steps ran at 2/3 of the run
+        self.assertAlmostEqual(stage.opt.param_groups[0]["lr"], T.decayed_lr(T.LR["decoder"], 2 / 3, 0.1))
+
     def test_refacing_decoys_start_at_the_facing_threshold(self):
         import argparse
         from mav_training import train as T
