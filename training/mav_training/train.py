@@ -590,9 +590,12 @@ class DecoderVideoStage(DecoderStage):
     def load_exported(self):
         """The exported D^t holds its temporal convolutions blended (TEMPORAL_CONV_BLEND): training resumes from the
         trained kernels, so the blend its manifest records is undone (1/α)."""
-        alpha = super().load_exported().get("temporal_conv_blend", 1.0)
+        info = super().load_exported()
+        alpha = info.get("temporal_conv_blend", 1.0)
         for m in (self.model, self.ema.model):
             blend_temporal_convs(m, 1 / alpha)
+        self.take_spatial_weights()
+        return info
 
     def params(self):
         trainable = self._trainable()
@@ -604,10 +607,13 @@ class DecoderVideoStage(DecoderStage):
         return {id(p) for p in self.model.temporal_parameters()} | {id(p) for p in self.model.fps_mlp.parameters()}
 
     def load(self):
-        """Resume, then take every frozen (spatial) weight from D's current EMA: D^t's spatial layers are D's by
-        definition, so a D trained further since D^t last ran (or grown, as by image tokens) carries over, and only
-        the temporal layers keep what D^t learned."""
         super().load()
+        self.take_spatial_weights()
+
+    def take_spatial_weights(self):
+        """After a resume (from the checkpoint or the exported file), every frozen (spatial) weight comes from D's
+        current EMA: D^t's spatial layers are D's by definition, so a D trained further since D^t last ran (or
+        grown, as by image tokens) carries over, and only the temporal layers keep what D^t learned."""
         dec = load_ema(self.root, "decoder", make_decoder()).state_dict()
         trainable = self._trainable()
         frozen = [n for n, p in self.model.named_parameters() if id(p) not in trainable]

@@ -335,6 +335,30 @@ class VideoDecoderResumeTest(unittest.TestCase):
             extra = T.load_for_export(args.checkpoints, stage)[-1]
             self.assertEqual(extra["decoder"]["frame_noise_correlation"], rho)
 
+    def test_a_video_decoder_resumed_from_its_exported_file_takes_the_current_decoders_spatial_weights(self):
+        # a fresh checkout has no D^t checkpoint: D^t resumes from the model repository, while D may have trained on
+        import argparse
+        import tempfile
+        from unittest import mock
+        from mav_training import train as T
+        args = argparse.Namespace(checkpoints=tempfile.mkdtemp(), device="cpu", batch_scale=1, resume=False,
+                                  minutes=None, steps=1)
+        stage = T.DecoderStage(args)
+        stage.batch = 1
+        stage.run()
+        d = torch.load(T.ckpt_path(args.checkpoints, "decoder"))["ema"]
+        stage = T.DecoderVideoStage(argparse.Namespace(**{**vars(args), "resume": True}))
+        stage.build()
+        stage.ema = T.EMA(stage.model)
+        exported = {"steps": 7, "temporal_conv_blend": 0.5}
+        with mock.patch.object(T.Stage, "load_exported", return_value=exported):  # stands in for the file's weights
+            self.assertEqual(stage.load_exported(), exported)
+        trainable = stage._trainable()
+        spatial = [n for n, p in stage.model.named_parameters() if id(p) not in trainable]
+        for model in (stage.model, stage.ema.model):
+            state = model.state_dict()
+            self.assertTrue(all(torch.equal(state[n], d[n]) for n in spatial))
+
     def test_a_fresh_video_decoder_starts_its_temporal_layers_at_the_identity_whatever_the_decoder_held(self):
         # a fresh checkout's D is the exported decoder, i.e. the last D^t: its temporal layers are trained
         from mav_training import train as T
