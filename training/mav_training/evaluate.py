@@ -151,7 +151,7 @@ def measure(prompt, seed, want, keys):
     return row, a
 
 
-def run(checkpoints, seeds, out_docs, steps, with_interp=True, guidance=3.0):
+def run(checkpoints, seeds, out_docs, steps, with_interp=True, guidance=None):
     from .sample import Pipeline, to_uint8
     pipe = Pipeline(checkpoints)
     corpus = set(W.all_captions(0, 20000))
@@ -207,7 +207,7 @@ def run(checkpoints, seeds, out_docs, steps, with_interp=True, guidance=3.0):
 
 
 @torch.no_grad()
-def run_images(pipe, seeds, steps, guidance=3.0):
+def run_images(pipe, seeds, steps, guidance=None):
     """Text-to-image through prior and D alone (step 3 of the recipe): one frame per prompt and seed, measured as
     a keyframe is. Cheap (no video, no ↑F), so it can follow D while it trains."""
     rows = []
@@ -392,7 +392,8 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--decoder-steps", type=int, default=50)
     p.add_argument("--interpolator-steps", type=int, default=25)
-    p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance of the decoder (the prior uses its manifest's)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance of the decoder (default: its manifest's; the prior uses its own)")
     p.add_argument("--report", action="store_true",
                    help="sample nothing: summarise checkpoints/eval.json's rows again and rewrite its reports")
     p.add_argument("--images", action="store_true",
@@ -401,6 +402,9 @@ def main():
     torch.set_num_threads(a.threads)
     seeds = range(a.first_seed, a.first_seed + a.seeds)
     steps = {"decoder": a.decoder_steps, "interpolator": a.interpolator_steps}
+    if a.guidance is None:
+        from .export import DEFAULT_SCHED
+        a.guidance = DEFAULT_SCHED["decoder"]["default_guidance_scale"]
     if a.report:
         write_reports(a.checkpoints, report_again(a.checkpoints))
         return

@@ -78,8 +78,12 @@ class Pipeline:
         return torch.nn.functional.normalize(best, dim=-1)
 
     @torch.no_grad()
-    def keyframes(self, emb, gen, fps=8.0, guidance=3.0, steps=STEPS["decoder"], frames=16):
+    def keyframes(self, emb, gen, fps=8.0, guidance=None, steps=STEPS["decoder"], frames=16):
+        """Guidance: the decoder manifest's `default_guidance_scale` unless given, as a request without
+        guidanceScale gets in Java."""
         t0 = time.time()
+        if guidance is None:
+            guidance = self.sched["decoder"]["default_guidance_scale"]
         dec = self.m["decoder"]
         e2 = torch.cat([emb, torch.zeros_like(emb)])
         f2 = torch.full((2,), float(fps))
@@ -141,7 +145,7 @@ class Pipeline:
         self._time("sr_high", t0)
         return torch.cat(frames).permute(1, 0, 2, 3).unsqueeze(0)
 
-    def generate(self, prompt, seed=0, fps=8.0, guidance=3.0, steps=None, until="sr_high"):
+    def generate(self, prompt, seed=0, fps=8.0, guidance=None, steps=None, until="sr_high"):
         """Runs the stages up to `until` (keyframes, interpolator, sr_low, sr_high); returns a dict of outputs.
         `guidance` is the decoder's, as the request's guidanceScale in Java; the prior uses its manifest's."""
         steps = dict(STEPS, **(steps or {}))
@@ -179,7 +183,7 @@ def main():
     p.add_argument("--out", default="out/sample.mp4")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fps", type=float, default=8.0)
-    p.add_argument("--guidance", type=float, default=3.0)
+    p.add_argument("--guidance", type=float, default=None, help="the decoder's (default: its manifest's)")
     p.add_argument("--until", default="sr_high", choices=["keyframes", "interpolator", "sr_low", "sr_high"])
     p.add_argument("--checkpoints", default="checkpoints")
     p.add_argument("--threads", type=int, default=2)

@@ -17,7 +17,8 @@ import mav.common.tensor.Tensors;
 
 /**
  * D^t: the spatiotemporal decoder turns one CLIP image embedding into 16 keyframes at 64×64, conditioned on the
- * requested fps, with classifier-free guidance against the zero embedding.
+ * requested fps, with classifier-free guidance against the zero embedding (the request's scale, else the manifest's
+ * {@code default_guidance_scale}).
  */
 @ApplicationScoped
 public class KeyframeDecoder extends DiffusionStage {
@@ -27,6 +28,7 @@ public class KeyframeDecoder extends DiffusionStage {
     private int width;
     private int embedDim;
     private double frameNoiseCorrelation;
+    private double defaultGuidanceScale;
 
     @Override
     public StageName name() {
@@ -41,7 +43,7 @@ public class KeyframeDecoder extends DiffusionStage {
         width = decoder.manifest().intParameter("width");
         embedDim = decoder.manifest().intParameter("embed_dim");
         frameNoiseCorrelation = decoder.manifest().doubleParameter("frame_noise_correlation", 0.0);
-        decoder.manifest().requireScheduler();
+        defaultGuidanceScale = decoder.manifest().requireScheduler().defaultGuidanceScale();
     }
 
     @Override
@@ -51,6 +53,7 @@ public class KeyframeDecoder extends DiffusionStage {
         Tensor embed = context.fetchTensor("image_embed").requireShape("image_embed", 1, embedDim);
         Tensor embeds = new Tensor(new long[] {2, embedDim}, Tensors.concat(embed.data(), new float[embedDim]));
         Tensor fps = new Tensor(new long[] {2}, Tensors.filled(2, request.fps().floatValue()));
+        double guidanceScale = request.guidanceScaleOr(defaultGuidanceScale);
 
         // 2. denoise from the job's noise (its frames correlated by the manifest's ρ), guided conditional and
         // unconditional passes in one batch
@@ -63,7 +66,7 @@ public class KeyframeDecoder extends DiffusionStage {
                     .putLong("timestep", new long[] {2}, Tensors.filled(2, t))
                     .put("image_embed", embeds)
                     .put("fps", fps));
-            return ClassifierFreeGuidance.combine(out.get("noise_pred").data(), request.guidanceScale());
+            return ClassifierFreeGuidance.combine(out.get("noise_pred").data(), guidanceScale);
         }, context);
 
         // 3. keyframes in [-1, 1]

@@ -52,9 +52,6 @@ public class TextToImageEmbedding extends DiffusionStage {
         embedDim = prior.manifest().intParameter("embed_dim");
         maxLength = tokenizer.maxLength();
         guidanceScale = prior.manifest().requireScheduler().defaultGuidanceScale();
-        if (!(guidanceScale >= 1.0)) {
-            throw new ModelLoadException("prior manifest: default_guidance_scale must be >= 1, got " + guidanceScale);
-        }
     }
 
     @Override

@@ -33,7 +33,6 @@ public record PromptRequest(
     public static final int MIN_FPS = 1;
     public static final int MAX_FPS = 30;
     public static final int DEFAULT_FPS = 8;
-    public static final double DEFAULT_GUIDANCE_SCALE = 3.0;
     public static final int MAX_STEPS = 1000;
     private static final Pattern JOB_ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
@@ -88,13 +87,21 @@ public record PromptRequest(
         return this;
     }
 
-    /** This request with seed, fps and guidance scale filled in; steps stay per-model defaults when absent. */
+    /**
+     * This request with seed and fps filled in; the decoder's guidance scale and the steps stay the model's defaults
+     * (its manifest's) when absent, so that new weights bring the settings they were evaluated with.
+     */
     public PromptRequest withDefaults() {
         return new PromptRequest(jobId, prompt, negativePrompt,
                 seed != null ? seed : seedFromJobId(jobId),
                 fps != null ? fps : DEFAULT_FPS,
-                guidanceScale != null ? guidanceScale : DEFAULT_GUIDANCE_SCALE,
+                guidanceScale,
                 steps);
+    }
+
+    /** The decoder's guidance scale asked for, or {@code fallback} (the decoder manifest's) when none was. */
+    public double guidanceScaleOr(double fallback) {
+        return guidanceScale != null ? guidanceScale : fallback;
     }
 
     /** The step count asked for {@code stage}, or {@code fallback} (the model's default) when none was. */

@@ -61,6 +61,11 @@ public record ModelManifest(
         if (scheduler == null) {
             throw new ModelLoadException("manifest of " + name + " has no scheduler block");
         }
+        // below 1 guidance extrapolates away from the condition: a manifest that asks for it is broken
+        if (!(scheduler.defaultGuidanceScale() >= 1.0)) {
+            throw new ModelLoadException("manifest of " + name + ": default_guidance_scale must be >= 1, got "
+                    + scheduler.defaultGuidanceScale());
+        }
         return scheduler;
     }
 }

@@ -1,6 +1,7 @@
 package mav.common.event;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -45,7 +46,9 @@ class PromptRequestTest {
         PromptRequest r = EventCodec.fromJson("{\"jobId\":\"job-7\",\"prompt\":\"a red circle\",\"unknownField\":1}",
                 PromptRequest.class).validate().withDefaults();
         assertEquals(8, r.fps());
-        assertEquals(3.0, r.guidanceScale());
+        assertNull(r.guidanceScale());
+        assertEquals(2.5, r.guidanceScaleOr(2.5));
+        assertEquals(4.0, new PromptRequest("job-7", "x", null, null, null, 4.0, Map.of()).guidanceScaleOr(2.5));
         assertEquals(r.seed(), PromptRequest.of("job-7", "other prompt").withDefaults().seed());
         assertTrue(r.seed() >= 0);
         assertEquals(r, r.withDefaults());
