@@ -52,8 +52,8 @@ AC = torch.tensor(alphas_cumprod("squaredcos_cap_v2"), dtype=torch.float32)
 
 def decayed_lr(lr, done, floor):
     """Cosine from lr to floor·lr over a run (done: the fraction of its budget spent). Why: a run resumed at the
-    constant rate ends wherever the last steps left the weights; D's colour of small objects wandered between
-    resumed runs (orange on white drawn yellow), and annealing lets a fine-tuning run settle."""
+    constant rate ends wherever its last noisy steps left the weights; annealing lets a fine-tuning run settle.
+    (It was tried against D's orange-on-white drift and did not cure it: docs/models.md §4.)"""
     return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, done))))
 
 
@@ -160,9 +160,10 @@ def shape_decoy(scene, rng):
     return dict(scene, shape=shape, direction=facing)
 
 
-# A third of D's decoys are colour decoys. Why: D drew orange on white yellow (8 of 8) and orange on black red: its
-# x̂0 had the right colour whenever x_t carried the image (t = 100-900 from a true render), so the colour was lost in
-# the first steps from noise, where D took it from x_t's blob as it had taken the shape and the facing.
+# A third of D's decoys are colour decoys. Why: D drew orange on white yellow (8 of 8) and orange on black red, while
+# its x̂0 had the right colour whenever x_t carried the image (t = 100-900 from a true render), so the colour was lost
+# in the first steps from noise. Measured: D alone from true embeddings then drew 8 of 8 orange circles on white (4
+# before), but the videos, through the prior and D^t, still drew orange on white yellow (docs/models.md §4).
 COLOUR_DECOY_SHARE = 1 / 3
 
 
