@@ -160,27 +160,6 @@ def shape_decoy(scene, rng):
     return dict(scene, shape=shape, direction=facing)
 
 
-# A third of D's decoys are colour decoys. Why: D drew orange on white yellow (8 of 8) and orange on black red, while
-# its x̂0 had the right colour whenever x_t carried the image (t = 100-900 from a true render), so the colour was lost
-# in the first steps from noise. Measured: D alone from true embeddings then drew 8 of 8 orange circles on white (4
-# before), but the videos, through the prior and D^t, still drew orange on white yellow (docs/models.md §4).
-COLOUR_DECOY_SHARE = 1 / 3
-
-
-def colour_decoy(scene, rng):
-    """The scene in a neighbouring hue (the palette's order is the hue circle), never a held-out pair (a shape has
-    at most one held-out colour, so one neighbour always remains)."""
-    hues = list(W.COLOURS)
-    i = hues.index(scene["colour"])
-    options = [c for c in (hues[i - 1], hues[(i + 1) % len(hues)]) if not W.is_held_out(c, scene["shape"])]
-    return dict(scene, colour=options[rng.integers(len(options))])
-
-
-def decoy(scene, rng):
-    """What D's x_t is made from in a decoy row: a colour decoy (COLOUR_DECOY_SHARE), else a shape decoy."""
-    return colour_decoy(scene, rng) if rng.uniform() < COLOUR_DECOY_SHARE else shape_decoy(scene, rng)
-
-
 def sample_timesteps(n, gen, power=1.0):
     """t in 0..999 with density ∝ t^(power−1): power 1 is uniform, 2 puts 3/4 of the batch at t ≥ 500."""
     u = torch.rand(n, generator=gen)
@@ -205,7 +184,7 @@ def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.
 
     t_power: timestep density ∝ t^(t_power−1) (sample_timesteps).
 
-    decoy: images like x0 with another shape, facing or colour (decoy); rows with t ≥ decoy_from (a threshold per
+    decoy: images like x0 with another shape or facing (shape_decoy); rows with t ≥ decoy_from (a threshold per
     row: DECOY_T or FACING_DECOY_T) take, with probability 1/2, their x_t from the decoy while the target stays x0.
     Why: in training the shape visible in x_t always agrees with the image embedding, so D learned to copy it from x_t; in sampling x_t at those t holds only the blurry blob
     of the steps before, and D copied the blob (squares and stars came out round). With decoys only the embedding is
@@ -552,8 +531,7 @@ class DecoderStage(Stage):
     def data(self, step, progress):
         imgs, _, scenes = image_batch(self.world, 20_000_000 + step * self.batch, self.batch)
         rng = self.rng(step)
-        decoy_scenes = [decoy(sc, rng) for sc in scenes]
-        # re-facings and colour decoys keep the shape and start lower than shape decoys
+        decoy_scenes = [shape_decoy(sc, rng) for sc in scenes]
         start = torch.tensor([FACING_DECOY_T if d["shape"] == sc["shape"] else DECOY_T
                               for d, sc in zip(decoy_scenes, scenes)])
         decoys = torch.from_numpy(np.stack([W.render(d, 64) for d in decoy_scenes]))

@@ -221,22 +221,6 @@ class ShapeDecoyTest(unittest.TestCase):
             self.assertEqual(d["direction"] is None, d["shape"] not in W.ORIENTED)
         self.assertGreater(refacings, 30)  # a third of the scenes are fish or arrows, half of their decoys re-face
 
-    def test_a_colour_decoy_is_the_scene_in_a_neighbouring_hue_and_a_third_of_decoys_are_one(self):
-        import numpy as np
-        from mav_training import world as W
-        from mav_training.train import colour_decoy, decoy
-        rng = np.random.default_rng(1)
-        hues = list(W.COLOURS)
-        colour_changes = 0
-        for _ in range(600):
-            sc = W.sample_scene(rng)
-            d = colour_decoy(sc, rng)
-            self.assertEqual(dict(d, colour=sc["colour"]), sc)
-            self.assertIn((hues.index(d["colour"]) - hues.index(sc["colour"])) % len(hues), (1, len(hues) - 1))
-            self.assertFalse(W.is_held_out(d["colour"], d["shape"]))
-            colour_changes += decoy(sc, rng)["colour"] != sc["colour"]
-        self.assertTrue(150 < colour_changes < 250, colour_changes)
-
     def test_decoys_feed_x_t_only_from_each_rows_threshold_and_the_target_stays_x0(self):
         from mav_training import train as T
 
