@@ -54,6 +54,7 @@ public class KeyframeDecoder extends DiffusionStage {
         Tensor embeds = new Tensor(new long[] {2, embedDim}, Tensors.concat(embed.data(), new float[embedDim]));
         Tensor fps = new Tensor(new long[] {2}, Tensors.filled(2, request.fps().floatValue()));
         double guidanceScale = request.guidanceScaleOr(defaultGuidanceScale);
+        context.recordGuidanceScale(guidanceScale);
 
         // 2. denoise from the job's noise (its frames correlated by the manifest's ρ), guided conditional and
         // unconditional passes in one batch

@@ -53,6 +53,7 @@ class LocalPipelineIT {
 
     private Path root;
     private Layout layout;
+    private Path models;
     private LocalStack stack;
     private Endpoints endpoints;
     private KafkaConsumer<String, String> consumer;
@@ -72,7 +73,7 @@ class LocalPipelineIT {
         Path state = root.resolve("local/target/it-state");
         Layout.deleteTree(state);
         layout = Layout.of(root, state);
-        Path models = System.getProperty("mav.it.models") != null
+        models = System.getProperty("mav.it.models") != null
                 ? Path.of(System.getProperty("mav.it.models")).toAbsolutePath() : layout.defaultModels();
         assertTrue(Layout.isComplete(models), "no complete model repository in models/ or testing/models/: " + models);
         int kafkaPort = ChildProcess.freePort();
@@ -170,6 +171,18 @@ class LocalPipelineIT {
             assertTrue(meta.path("timings").path(s.id()).path("inferenceMs").asLong() > 0, "timings." + s.id()
                     + " in " + meta.path("timings"));
         }
+        // the request left the decoder's guidance to the model: the record names the scale its manifest applied
+        assertTrue(meta.path("request").path("guidanceScale").isMissingNode()
+                || meta.path("request").path("guidanceScale").isNull(), "request as sent: " + meta.path("request"));
+        String decoderVersion = meta.path("modelVersions").path("decoder").asText();
+        double manifestScale = JSON.readTree(models.resolve(decoderVersion).resolve("manifest.json").toFile())
+                .path("scheduler").path("default_guidance_scale").asDouble();
+        assertEquals(manifestScale, meta.path("sampling").path("decoder").path("guidanceScale").asDouble(),
+                "sampling in " + meta);
+        for (StageName s : StageName.values()) {
+            assertEquals(2, meta.path("sampling").path(s.id()).path("steps").asInt(), "sampling." + s.id()
+                    + " in " + meta.path("sampling"));
+        }
         assertTrue(Files.exists(out.resolve(goodJobId + ".png")), "poster PNG downloaded");
     }
 
@@ -225,7 +238,7 @@ class LocalPipelineIT {
         String ghost = "it-ghost-" + System.currentTimeMillis();
         StageEvent event = new StageEvent(PromptRequest.of(ghost, "a green star").withDefaults(), StageName.DECODER,
                 Map.of("image_embed", "jobs/" + ghost + "/prior/image_embed.npy",
-                        "keyframes", "jobs/" + ghost + "/decoder/keyframes.npy"), Map.of(), Map.of());
+                        "keyframes", "jobs/" + ghost + "/decoder/keyframes.npy"), Map.of(), Map.of(), Map.of());
         publish(endpoints.topic("keyframes"), ghost, EventCodec.toJson(event));
         StatusEvent failed = awaitRecord(() -> statuses(ghost).stream()
                 .filter(s -> s.state() == StatusEvent.State.FAILED).findFirst().orElse(null), JOB_TIMEOUT);

@@ -74,6 +74,7 @@ public class TextToImageEmbedding extends DiffusionStage {
         Tensor tokensT = new Tensor(new long[] {b, maxLength, text[1].dim(2)}, textTokens);
 
         // 3. denoise the candidates from the job's noise
+        context.recordGuidanceScale(guidanceScale);
         float[] sample = denoise(prior, request, initialNoise(request, CANDIDATES, embedDim), (x, t) -> {
             Tensor in = new Tensor(new long[] {b, embedDim}, ClassifierFreeGuidance.duplicate(x));
             Map<String, Tensor> out = prior.run(new OnnxModel.Inputs()

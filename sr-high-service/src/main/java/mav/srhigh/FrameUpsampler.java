@@ -130,6 +130,11 @@ public class FrameUpsampler extends DiffusionStage {
         input.timings().forEach((stage, t) -> timings.put(stage.id(), t));
         timings.put(name().id(), context.timingSoFar());
         meta.put("timings", timings);
+        // the settings each sampler applied: the request above leaves defaulted ones null
+        Map<String, Object> sampling = new LinkedHashMap<>();
+        input.sampling().forEach((stage, s) -> sampling.put(stage.id(), s));
+        sampling.put(name().id(), context.sampling());
+        meta.put("sampling", sampling);
         meta.put("artifacts", input.artifacts());
         context.storeBytes(metadataKey, EventCodec.toJson(meta).getBytes(StandardCharsets.UTF_8), "application/json");
         return Map.of("video", videoKey, "poster", posterKey, "metadata", metadataKey);

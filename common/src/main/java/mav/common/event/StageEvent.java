@@ -1,5 +1,7 @@
 package mav.common.event;
 
+import java.util.Collections;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -12,29 +14,53 @@ import java.util.Map;
  * @param artifacts     artifact name to object key, e.g. {@code keyframes -> jobs/j1/decoder/keyframes.npy}
  * @param modelVersions stage to model versions, e.g. {@code decoder -> decoder/1}
  * @param timings       stage to its timing
+ * @param sampling      stage to the steps and guidance its sampler applied
  */
 public record StageEvent(
         PromptRequest request,
         StageName stage,
         Map<String, String> artifacts,
         Map<String, String> modelVersions,
-        Map<StageName, StageTiming> timings) {
+        Map<StageName, StageTiming> timings,
+        Map<StageName, SamplingSettings> sampling) {
 
     public StageEvent {
         artifacts = artifacts == null ? Map.of() : Map.copyOf(artifacts);
         modelVersions = modelVersions == null ? Map.of() : Map.copyOf(modelVersions);
-        timings = timings == null ? Map.of() : Map.copyOf(timings);
+        timings = inPipelineOrder(timings);
+        sampling = inPipelineOrder(sampling);
     }
 
-    /** The event a stage publishes after this one: its artifacts, model versions and timing added. */
-    public StageEvent next(StageName by, Map<String, String> newArtifacts, String modelVersion, StageTiming timing) {
+    /** Stage-keyed maps iterate (and serialise) in pipeline order, so a job's record reads prior first. */
+    private static <V> Map<StageName, V> inPipelineOrder(Map<StageName, V> byStage) {
+        if (byStage == null || byStage.isEmpty()) {
+            return Map.of();
+        }
+        return Collections.unmodifiableMap(new EnumMap<>(byStage));
+    }
+
+    /** The first event of a job: its request, before any stage ran. */
+    public static StageEvent start(PromptRequest request) {
+        return new StageEvent(request, null, Map.of(), Map.of(), Map.of(), Map.of());
+    }
+
+    /**
+     * The event a stage publishes after this one: its artifacts, model version, timing and sampling settings (null
+     * for a stage that did not sample) added.
+     */
+    public StageEvent next(StageName by, Map<String, String> newArtifacts, String modelVersion, StageTiming timing,
+            SamplingSettings applied) {
         Map<String, String> a = new LinkedHashMap<>(artifacts);
         a.putAll(newArtifacts);
         Map<String, String> m = new LinkedHashMap<>(modelVersions);
         m.put(by.id(), modelVersion);
         Map<StageName, StageTiming> t = new LinkedHashMap<>(timings);
         t.put(by, timing);
-        return new StageEvent(request, by, a, m, t);
+        Map<StageName, SamplingSettings> s = new LinkedHashMap<>(sampling);
+        if (applied != null) {
+            s.put(by, applied);
+        }
+        return new StageEvent(request, by, a, m, t, s);
     }
 
     /** The key of artifact {@code name}, which an earlier stage must have written. */

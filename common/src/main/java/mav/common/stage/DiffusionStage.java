@@ -42,8 +42,10 @@ public abstract class DiffusionStage implements PipelineStage {
     /** As {@link #denoise(OnnxModel, PromptRequest, float[], Denoiser, StageContext)}, with its own progress. */
     protected float[] denoise(OnnxModel model, PromptRequest request, float[] initialNoise, Denoiser denoiser,
             StageContext context, DenoisingLoop.StepListener progress) throws Exception {
+        int steps = steps(model, request);
+        context.recordSteps(steps);
         return context.infer(() -> DenoisingLoop.run(DdimScheduler.of(model.manifest().requireScheduler()),
-                steps(model, request), initialNoise, denoiser,
+                steps, initialNoise, denoiser,
                 new GaussianNoise(request.seed(), name().id() + "/steps"), progress));
     }
 

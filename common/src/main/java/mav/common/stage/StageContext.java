@@ -1,6 +1,7 @@
 package mav.common.stage;
 
 import java.util.concurrent.Callable;
+import mav.common.event.SamplingSettings;
 import mav.common.event.StageTiming;
 import mav.common.event.StageEvent;
 import mav.common.event.StatusEvent;
@@ -23,6 +24,8 @@ public final class StageContext {
     private long fetchNanos;
     private long inferenceNanos;
     private long storeNanos;
+    private Integer steps;
+    private Double guidanceScale;
 
     StageContext(StageEvent input, String stage, BlobStore store, StatusPublisher status, StageMetrics metrics) {
         this.input = input;
@@ -44,6 +47,21 @@ public final class StageContext {
     public StageTiming timingSoFar() {
         return new StageTiming(fetchNanos / 1_000_000, inferenceNanos / 1_000_000, storeNanos / 1_000_000,
                 (System.nanoTime() - startNanos) / 1_000_000);
+    }
+
+    /** Records the step count this stage's sampler runs for the job. */
+    void recordSteps(int steps) {
+        this.steps = steps;
+    }
+
+    /** Records the classifier-free guidance scale this stage applies, so the job's record has it when defaulted. */
+    public void recordGuidanceScale(double scale) {
+        this.guidanceScale = scale;
+    }
+
+    /** The sampling settings applied so far; null if this stage has not sampled. */
+    public SamplingSettings sampling() {
+        return steps == null ? null : new SamplingSettings(steps, guidanceScale);
     }
 
     public String jobId() {

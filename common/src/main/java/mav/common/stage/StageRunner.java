@@ -142,7 +142,7 @@ public class StageRunner {
             StageContext context = new StageContext(input, stageId, store, status, metrics);
             Map<String, String> artifacts = stage.run(input, context);
             String out = EventCodec.toJson(input.next(stage.name(), artifacts, stage.modelVersion(),
-                    context.timingSoFar()));
+                    context.timingSoFar(), context.sampling()));
             // written last: its presence means every output of this stage is in the store
             context.storeBytes(marker, out.getBytes(StandardCharsets.UTF_8), "application/json");
             status.publish(StatusEvent.of(jobId, stageId, State.DONE, null));
@@ -163,7 +163,7 @@ public class StageRunner {
         StageEvent event;
         if (stage.name() == StageName.PRIOR) {
             PromptRequest request = EventCodec.fromJson(record.value(), PromptRequest.class).validate().withDefaults();
-            event = new StageEvent(request, null, Map.of(), Map.of(), Map.of());
+            event = StageEvent.start(request);
         } else {
             event = EventCodec.fromJson(record.value(), StageEvent.class);
             if (event.request() == null) {

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -56,17 +58,24 @@ class PromptRequestTest {
     }
 
     @Test
-    void aStageEventRoundTripsThroughJsonWithItsTimings() {
-        PromptRequest r = new PromptRequest("j1", "a blue fish swimming left", null, 42L, 12, 4.0, Map.of("srHigh", 3));
-        StageEvent e = new StageEvent(r, null, Map.of(), Map.of(), Map.of())
+    void aStageEventRoundTripsThroughJsonWithItsTimingsAndSamplingSettings() throws Exception {
+        PromptRequest r = new PromptRequest("j1", "a blue fish swimming left", null, 42L, 12, null, Map.of("srHigh", 3));
+        StageEvent e = StageEvent.start(r)
                 .next(StageName.PRIOR, Map.of("image_embed", "jobs/j1/prior/image_embed.npy"), "prior/1",
-                        new StageTiming(1, 2, 3, 6))
+                        new StageTiming(1, 2, 3, 6), new SamplingSettings(25, 4.0))
                 .next(StageName.SR_LOW, Map.of("frames_256", "jobs/j1/sr-low/frames.npy"), "sr_low/1",
-                        new StageTiming(4, 5, 6, 15));
+                        new StageTiming(4, 5, 6, 15), new SamplingSettings(10, null));
         String json = EventCodec.toJson(e);
         assertTrue(json.contains("\"sr-low\""), json);
+        assertTrue(json.contains("\"sampling\":{\"prior\":{\"steps\":25,\"guidanceScale\":4.0},"
+                + "\"sr-low\":{\"steps\":10}}"), json);
         StageEvent back = EventCodec.fromJson(json, StageEvent.class);
         assertEquals(e, back);
+        assertEquals(4.0, back.sampling().get(StageName.PRIOR).guidanceScale());
+        // an event written before stages recorded their sampling still reads, with none recorded
+        ObjectNode older = (ObjectNode) new ObjectMapper().readTree(json);
+        older.remove("sampling");
+        assertEquals(Map.of(), EventCodec.fromJson(older.toString(), StageEvent.class).sampling());
         assertEquals(3, back.request().stepsFor(StageName.SR_HIGH, 20));
         assertEquals("jobs/j1/prior/image_embed.npy", back.artifact("image_embed"));
         var missing = assertThrows(InvalidEventException.class, () -> back.artifact("keyframes"));
