@@ -5,7 +5,13 @@ contact sheet and per-model metrics for the manifests (checkpoints/metrics.json,
   python3 -m mav_training.evaluate [--seeds 2] [--out ../docs]
 
 Measured on the 64-px clips (keyframes from D^t, and the 76-frame ↑F output):
-  colour      mean foreground colour → nearest palette colour = prompt colour
+  colour      mean colour of the object's interior (foreground pixels whose four neighbours are foreground too)
+              → nearest palette colour = prompt colour. Why the interior: edge pixels are blends with the
+              background, and on a thin shape (an arrow's 2-3 px shaft) they outnumber the rest, so the mean of the
+              whole foreground drifts toward the background (an orange arrow on white reads yellow) although the
+              object is drawn in the right colour; the true render itself reads green 160 by the whole foreground
+              and 141 by its interior (orange is 140)
+  colour_mask the same over the whole foreground, the colour measure of the reports before 2026-12-04, kept beside it
   background  median border colour → nearest background = prompt background (when the prompt names one)
   shape       nearest template: IoU of the foreground mask with rendered templates of every shape (and facing) at
               the measured centroid and area; best = prompt shape
@@ -68,10 +74,22 @@ def analyse(clip):
         ys, xs = np.nonzero(fg[i])
         cents.append((xs.mean(), ys.mean()) if len(xs) else (np.nan, np.nan))
     cents = np.array(cents)
-    colour = _nearest(clip[:, fg].mean(1), W.COLOURS) if fg.any() else None
+    inner = interior(fg)
+    colour = _nearest(clip[:, inner].mean(1), W.COLOURS) if inner.any() else None
+    colour_mask = _nearest(clip[:, fg].mean(1), W.COLOURS) if fg.any() else None
     flicker = float(np.std(border.mean(2), axis=1).mean() * 127.5)
-    return {"bg": _nearest(bg, W.BACKGROUNDS), "colour": colour, "fg": fg, "areas": areas, "present": present,
-            "centroids": cents, "flicker": flicker}
+    return {"bg": _nearest(bg, W.BACKGROUNDS), "colour": colour or colour_mask, "colour_mask": colour_mask, "fg": fg,
+            "areas": areas, "present": present, "centroids": cents, "flicker": flicker}
+
+
+def interior(fg):
+    """[f, h, w] mask → the pixels of it whose four neighbours (in the same frame) are in it too."""
+    inner = fg.copy()
+    inner[:, 1:] &= fg[:, :-1]
+    inner[:, :-1] &= fg[:, 1:]
+    inner[:, :, 1:] &= fg[:, :, :-1]
+    inner[:, :, :-1] &= fg[:, :, 1:]
+    return inner
 
 
 _AREAS = {}
@@ -140,6 +158,7 @@ def measure(prompt, seed, want, keys):
     shape, facing, iou = classify_shape(a["fg"][int(np.argmax(a["areas"]))])
     row = {"prompt": prompt, "seed": seed, "held_out": W.is_held_out(want.get("colour"), want.get("shape")),
            "colour_ok": a["colour"] == want.get("colour"), "colour": a["colour"],
+           "colour_mask_ok": a["colour_mask"] == want.get("colour"), "colour_mask": a["colour_mask"],
            "shape_ok": shape == want.get("shape"), "shape": shape, "iou": round(iou, 2),
            "bg_ok": (a["bg"] == want["background"]) if "background" in want else None, "bg": a["bg"],
            "present_keyframes": float(a["present"].mean())}
@@ -222,7 +241,7 @@ def run_images(pipe, seeds, steps, guidance=None):
     return rows
 
 
-RIGHT_OR_WRONG = ("colour_ok", "shape_ok", "bg_ok", "facing_ok", "motion_ok", "smooth_ok")
+RIGHT_OR_WRONG = ("colour_ok", "colour_mask_ok", "shape_ok", "bg_ok", "facing_ok", "motion_ok", "smooth_ok")
 
 
 def wilson(k, n, z=1.96):
@@ -264,7 +283,7 @@ def manifest_metrics(summary, steps):
     """What each model's manifest reports (export reads checkpoints/metrics.json)."""
     seen, held = summary["seen_pairs"], summary["held_out_pairs"]
     pick = lambda d, keys: {k: d[k] for k in keys}
-    video = ("colour_ok", "shape_ok", "bg_ok", "facing_ok", "motion_ok", "smooth_ok", "jump_px", "present_keyframes",
+    video = ("colour_ok", "colour_mask_ok", "shape_ok", "bg_ok", "facing_ok", "motion_ok", "smooth_ok", "jump_px", "present_keyframes",
              "flicker_keyframes")
     return {
         "text_encoder": pick(summary, [k for k in summary if k.startswith("clip_")]),
@@ -338,7 +357,8 @@ def markdown(res):
         return pct(group.get(k)) + (f" ({100 * ci[0]:.0f}–{100 * ci[1]:.0f})" if ci else "")
     lines = [f"| measure (95 % interval) | seen pairs, new phrasings ({seen['samples']} samples) | held-out pairs "
              f"({held['samples']} samples) |", "|---|---|---|"]
-    for k, label in [("colour_ok", "colour right (nearest palette colour of the foreground)"),
+    for k, label in [("colour_ok", "colour right (nearest palette colour of the object's interior)"),
+                     ("colour_mask_ok", "colour right by the whole foreground's mean (the measure until 2026-12-04)"),
                      ("shape_ok", "shape right (nearest template)"),
                      ("bg_ok", "background right (prompts that name one)"),
                      ("facing_ok", "facing right (fish, arrows: best template's orientation)"),
@@ -374,8 +394,9 @@ def markdown(res):
     lines.append("| prompt | held out | seed | colour | shape (IoU) | background | facing | motion | jump px |")
     lines.append("|---|---|---|---|---|---|---|---|---|")
     mark = lambda ok: "" if ok is None else ("✓" if ok else "✗")
+    whole = lambda r: "" if r.get("colour_mask", r["colour"]) == r["colour"] else f" (whole: {r['colour_mask']})"
     for r in res["rows"]:
-        lines.append(f"| {r['prompt']} | {mark(r['held_out']) if r['held_out'] else ''} | {r['seed']} | {r['colour']} {mark(r['colour_ok'])} | {r['shape']} "
+        lines.append(f"| {r['prompt']} | {mark(r['held_out']) if r['held_out'] else ''} | {r['seed']} | {r['colour']} {mark(r['colour_ok'])}{whole(r)} | {r['shape']} "
                      f"({r['iou']}) {mark(r['shape_ok'])} | {r['bg']} {mark(r['bg_ok'])} | "
                      f"{mark(r.get('facing_ok'))} | {r.get('motion', '')} {mark(r.get('motion_ok'))} | "
                      f"{r.get('jump_px', '')} {mark(r.get('smooth_ok'))} |")

@@ -23,6 +23,19 @@ class EvaluateTest(unittest.TestCase):
             self.assertEqual(a["present"].mean(), 1.0)
             self.assertLess(a["flicker"], 0.5)
 
+    def test_the_colour_of_a_soft_edged_thin_shape_is_read_from_its_interior(self):
+        sharp = W.render({"colour": "orange", "shape": "arrow", "background": "white", "direction": "up",
+                          "radius": 0.15, "center": (0.5, 0.5)}, 64)
+        a = E.analyse(sharp[:, None])
+        self.assertEqual((a["colour"], a["colour_mask"]), ("orange", "orange"))
+        # one 3×3 box blur, edges as soft as the decoder draws them: the whole foreground's mean turns yellow
+        padded = np.pad(sharp, ((0, 0), (1, 1), (1, 1)), mode="edge")
+        soft = sum(padded[:, i:i + 64, j:j + 64] for i in range(3) for j in range(3)) / 9
+        a = E.analyse(soft[:, None])
+        self.assertEqual((a["colour"], a["colour_mask"]), ("orange", "yellow"))
+        inner = E.interior(a["fg"])
+        self.assertTrue(inner.any() and (inner <= a["fg"]).all() and inner.sum() < a["fg"].sum())
+
     def test_shape_facing_and_motion_of_rendered_clips(self):
         for shape, direction in (("star", None), ("square", None), ("fish", "left"), ("arrow", "up"),
                                  ("arrow", "right")):
@@ -88,7 +101,7 @@ class EvaluateTest(unittest.TestCase):
                 md = f.read()
         self.assertEqual(res["summary"]["seen_pairs"]["colour_ok"], 0.75)
         self.assertEqual(res["summary"]["clip_colour"], 1.0)
-        self.assertIn("| colour right (nearest palette colour of the foreground) | 75 % (30–95) | – |", md)
+        self.assertIn("| colour right (nearest palette colour of the object's interior) | 75 % (30–95) | – |", md)
 
 
 if __name__ == "__main__":
