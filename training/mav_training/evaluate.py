@@ -283,8 +283,8 @@ def manifest_metrics(summary, steps):
     """What each model's manifest reports (export reads checkpoints/metrics.json)."""
     seen, held = summary["seen_pairs"], summary["held_out_pairs"]
     pick = lambda d, keys: {k: d[k] for k in keys}
-    video = ("colour_ok", "colour_mask_ok", "shape_ok", "bg_ok", "facing_ok", "motion_ok", "smooth_ok", "jump_px", "present_keyframes",
-             "flicker_keyframes")
+    video = ("colour_ok", "colour_mask_ok", "shape_ok", "bg_ok", "facing_ok", "motion_ok", "smooth_ok", "jump_px",
+             "present_keyframes", "flicker_keyframes")
     return {
         "text_encoder": pick(summary, [k for k in summary if k.startswith("clip_")]),
         "prior": pick(summary, [k for k in summary if k.startswith("prior_")]),

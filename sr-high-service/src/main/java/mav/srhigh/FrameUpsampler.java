@@ -122,19 +122,13 @@ public class FrameUpsampler extends DiffusionStage {
         meta.put("seed", request.seed());
         meta.put("video", Map.of("key", videoKey, "width", width, "height", height, "frames", f,
                 "fps", fps, "codec", "h264", "pixelFormat", "yuv420p", "bytes", video.length));
-        Map<String, String> versions = new LinkedHashMap<>(input.modelVersions());
-        versions.put(name().id(), modelVersion());
-        meta.put("modelVersions", versions);
-        // this stage's own entry stops before the metadata is stored; the final event has its full timing
-        Map<String, Object> timings = new LinkedHashMap<>();
-        input.timings().forEach((stage, t) -> timings.put(stage.id(), t));
-        timings.put(name().id(), context.timingSoFar());
-        meta.put("timings", timings);
+        // every stage's record with this one's added as the runner will add it; this stage's timing stops before the
+        // metadata is stored (the final event has its full timing)
+        StageEvent record = input.next(name(), Map.of(), modelVersion(), context.timingSoFar(), context.sampling());
+        meta.put("modelVersions", record.modelVersions());
+        meta.put("timings", record.timings());
         // the settings each sampler applied: the request above leaves defaulted ones null
-        Map<String, Object> sampling = new LinkedHashMap<>();
-        input.sampling().forEach((stage, s) -> sampling.put(stage.id(), s));
-        sampling.put(name().id(), context.sampling());
-        meta.put("sampling", sampling);
+        meta.put("sampling", record.sampling());
         meta.put("artifacts", input.artifacts());
         context.storeBytes(metadataKey, EventCodec.toJson(meta).getBytes(StandardCharsets.UTF_8), "application/json");
         return Map.of("video", videoKey, "poster", posterKey, "metadata", metadataKey);
