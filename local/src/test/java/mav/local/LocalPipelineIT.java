@@ -349,10 +349,15 @@ class LocalPipelineIT {
         return false;
     }
 
-    /** A base port with the five service ports after it free. */
+    /**
+     * A base port with the five service ports after it free, below Linux's ephemeral range (32768 and up). Why: the
+     * services start one after another over half a minute, and meanwhile the Kafka and S3 clients' outgoing
+     * connections take local ports from the ephemeral range; a service port chosen there was once taken that way
+     * before its service bound it ("Port 43884 seems to be in use").
+     */
     private static int freeBase() {
         for (int attempt = 0; attempt < 50; attempt++) {
-            int base = 20000 + (int) (Math.random() * 30000);
+            int base = 20000 + (int) (Math.random() * 12000);
             boolean free = true;
             for (int i = 0; i < 5 && free; i++) {
                 free = !ChildProcess.portOpen("127.0.0.1", base + i);
