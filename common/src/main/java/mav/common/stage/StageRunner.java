@@ -12,8 +12,9 @@ import jakarta.inject.Inject;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import mav.common.event.EventCodec;
@@ -43,6 +44,8 @@ import mav.common.store.BlobStoreException;
 public class StageRunner {
     private static final Logger LOG = Logger.getLogger(StageRunner.class.getName());
     static final String INPUT_CHANNEL = "in";
+    /** Below the grace periods before SIGKILL: 15 s in the local launcher, 30 s by default on Kubernetes. */
+    private static final int LOAD_SHUTDOWN_WAIT_SECONDS = 10;
 
     @Inject
     PipelineStage stage;
@@ -79,8 +82,20 @@ public class StageRunner {
         loader.submit(this::loadModels);
     }
 
+    /**
+     * Waits (bounded) for a model load in flight. Why: ONNX Runtime's native session creation ignores the interrupt,
+     * and a JVM that exited under it crashed in libonnxruntime (SIGSEGV and an hs_err file) when a stack was stopped
+     * while its services were still loading.
+     */
     void onStop(@Observes ShutdownEvent event) {
         loader.shutdownNow();
+        try {
+            if (!loader.awaitTermination(LOAD_SHUTDOWN_WAIT_SECONDS, TimeUnit.SECONDS)) {
+                LOG.warning("stage " + stage.name().id() + " is stopping with its model load still running");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void loadModels() {
