@@ -34,23 +34,41 @@ def groups_for(ch):
     return 1
 
 
+# frames from the middle of the clip at which TemporalConv's motion term reaches one times its map
+MOTION_FRAME_SCALE = 8.0
+
+
 class TemporalConv(nn.Module):
     """1D conv over frames for every pixel: (b f) c h w → (b h w) c f → conv → back.
 
     Dirac-initialised (weights the identity kernel, bias zero) so that adding it to a trained image model leaves
     the model's output unchanged at the start of video training.
+
+    motion: also add (f − (F−1)/2) / MOTION_FRAME_SCALE · M·x_f, a zero-initialised 1×1 map of each frame's features
+    scaled by the frame's signed distance from the middle of the clip. Why: an object moving at constant speed
+    changes the features at a pixel by about (frame index) × velocity × their spatial gradient, a product of content
+    and frame index. The kernel above sees only neighbouring frames and, over equal frames, returns equal frames
+    (but at the clip's two ends); attention with position bias can only make that product indirectly. From frames
+    that start nearly equal, as the sampler's do, D^t could not draw motion without it (docs/models.md §4).
     """
 
-    def __init__(self, ch, kernel=3):
+    def __init__(self, ch, kernel=3, motion=False):
         super().__init__()
         self.conv = nn.Conv1d(ch, ch, kernel, padding=kernel // 2)
         nn.init.dirac_(self.conv.weight)
         nn.init.zeros_(self.conv.bias)
+        self.motion = nn.Conv1d(ch, ch, 1, bias=False) if motion else None
+        if exists(self.motion):
+            nn.init.zeros_(self.motion.weight)
 
     def forward(self, x, frames):
         bf, c, h, w = x.shape
         x = x.reshape(-1, frames, c, h, w).permute(0, 3, 4, 2, 1).reshape(-1, c, frames)  # (b h w) c f
-        x = self.conv(x)
+        y = self.conv(x)
+        if exists(self.motion):
+            phase = (torch.arange(frames, dtype=x.dtype, device=x.device) - (frames - 1) / 2) / MOTION_FRAME_SCALE
+            y = y + self.motion(x) * phase
+        x = y
         x = x.reshape(-1, h, w, c, frames).permute(0, 4, 3, 1, 2).reshape(bf, c, h, w)  # (b f) c h w
         return x
 
@@ -60,23 +78,27 @@ def blend_temporal_convs(model, alpha):
     """Move every TemporalConv of `model` from its trained kernel towards the identity it started from:
     W ← α·W + (1 − α)·dirac, b ← α·b (weight-space interpolation between the image model and the video fine-tune,
     as WiSE-FT does between a zero-shot and a fine-tuned model). The map is affine in the weights, so α' = 1/α
-    undoes it exactly."""
+    undoes it exactly. The motion term (D^t) is blended too, M ← α·M, as it also started at zero: at α = 0.5 sampled
+    fish and arrows cross 7 px over 16 keyframes at fps 8 (the world: 6–14 px) instead of 13 px, with shape, facing
+    and direction as good or better (docs/models.md §4)."""
     for m in model.modules():
         if isinstance(m, TemporalConv):
             ident = torch.zeros_like(m.conv.weight)
             nn.init.dirac_(ident)
             m.conv.weight.copy_(alpha * m.conv.weight + (1 - alpha) * ident)
             m.conv.bias.mul_(alpha)
+            if exists(m.motion):
+                m.motion.weight.mul_(alpha)
     return model
 
 
 class PseudoConv3d(nn.Module):
     """Spatial 2D conv on every frame, then (videos only) a dirac-initialised temporal 1D conv."""
 
-    def __init__(self, dim_in, dim_out, kernel=3, temporal=True, temporal_kernel=3):
+    def __init__(self, dim_in, dim_out, kernel=3, temporal=True, temporal_kernel=3, motion=False):
         super().__init__()
         self.spatial = nn.Conv2d(dim_in, dim_out, kernel, padding=kernel // 2)
-        self.temporal = TemporalConv(dim_out, temporal_kernel) if temporal else None
+        self.temporal = TemporalConv(dim_out, temporal_kernel, motion) if temporal else None
 
     def forward(self, x, frames=None):
         x = self.spatial(x)
@@ -143,26 +165,41 @@ class RelativePositionBias(nn.Module):
         return self.mlp(rel.unsqueeze(-1)).permute(2, 0, 1)  # heads f f
 
 
+FRAME_POSITION_DIM = 32
+
+
 class TemporalAttention(nn.Module):
     """Self-attention over frames at every pixel, with relative position bias.
 
     The output projection is zero-initialised: with the residual the block starts as the identity, so a trained
     image model is unchanged when temporal attention is added.
+
+    frame_position: also add a learned projection of each frame's sinusoidal index (counted from the first frame)
+    to the tokens, as AnimateDiff's motion modules do. Why: relative bias alone cannot tell frames apart when their
+    features are alike (attention over equal values returns the same value to every frame), and a sampler whose
+    frames start from nearly the same noise gives exactly that; motion then has to be told by the frame's index. The
+    projection starts at zero, so a model that grows it is unchanged.
     """
 
-    def __init__(self, ch, heads=4):
+    def __init__(self, ch, heads=4, frame_position=False):
         super().__init__()
         self.heads = heads
         self.norm = nn.LayerNorm(ch)
         self.qkv = nn.Linear(ch, ch * 3)
         self.out = nn.Linear(ch, ch)
         self.rel_pos = RelativePositionBias(heads)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        self.frame_pos = nn.Linear(FRAME_POSITION_DIM, ch) if frame_position else None
+        for layer in (self.out, self.frame_pos):
+            if exists(layer):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def forward(self, x, frames):
         bf, c, h, w = x.shape
         t = x.reshape(-1, frames, c, h, w).permute(0, 3, 4, 1, 2).reshape(-1, frames, c)  # (b h w) f c
+        if exists(self.frame_pos):
+            index = torch.arange(frames, dtype=torch.float32, device=x.device)
+            t = t + self.frame_pos(sinusoidal(index, FRAME_POSITION_DIM))
         q, k, v = self.qkv(self.norm(t)).chunk(3, dim=-1)
         o = self.out(_attend(q, k, v, self.heads, self.rel_pos(frames)))
         o = o.reshape(-1, h, w, frames, c).permute(0, 3, 4, 1, 2).reshape(bf, c, h, w)
@@ -172,10 +209,10 @@ class TemporalAttention(nn.Module):
 class PseudoAttention(nn.Module):
     """Spatial attention per frame, then (videos only) temporal attention per pixel."""
 
-    def __init__(self, ch, heads=4, temporal=True, context_dim=None):
+    def __init__(self, ch, heads=4, temporal=True, context_dim=None, frame_position=False):
         super().__init__()
         self.spatial = SpatialAttention(ch, heads, context_dim)
-        self.temporal = TemporalAttention(ch, heads) if temporal else None
+        self.temporal = TemporalAttention(ch, heads, frame_position) if temporal else None
 
     def forward(self, x, frames=None, context=None):
         x = self.spatial(x, context)
@@ -187,13 +224,13 @@ class PseudoAttention(nn.Module):
 class ResBlock(nn.Module):
     """GroupNorm-SiLU-PseudoConv3d twice, with scale/shift from the conditioning embedding, and a skip."""
 
-    def __init__(self, dim_in, dim_out, emb_dim, temporal=True):
+    def __init__(self, dim_in, dim_out, emb_dim, temporal=True, motion=False):
         super().__init__()
         self.norm1 = nn.GroupNorm(groups_for(dim_in), dim_in)
-        self.conv1 = PseudoConv3d(dim_in, dim_out, temporal=temporal)
+        self.conv1 = PseudoConv3d(dim_in, dim_out, temporal=temporal, motion=motion)
         self.emb = nn.Linear(emb_dim, dim_out * 2)
         self.norm2 = nn.GroupNorm(groups_for(dim_out), dim_out)
-        self.conv2 = PseudoConv3d(dim_out, dim_out, temporal=temporal)
+        self.conv2 = PseudoConv3d(dim_out, dim_out, temporal=temporal, motion=motion)
         self.skip = nn.Conv2d(dim_in, dim_out, 1) if dim_in != dim_out else nn.Identity()
 
     def forward(self, x, emb, frames=None):

@@ -160,6 +160,20 @@ def shape_decoy(scene, rng):
     return dict(scene, shape=shape, direction=facing)
 
 
+STILL_DECOY_T = 500
+# every fish or arrow row of D^t at t ≥ STILL_DECOY_T takes a still decoy: in sampling x_t starts still at every
+# such t, and a moving x_t there only teaches D^t to copy its motion (docs/models.md §4)
+STILL_DECOY_SHARE = 1.0
+
+
+def still_decoy(clip, scene):
+    """A fish or arrow clip [3, F, H, W] frozen at its middle frame; other clips as they are."""
+    if scene["direction"] is None:
+        return clip
+    mid = clip.shape[1] // 2
+    return np.repeat(clip[:, mid:mid + 1], clip.shape[1], axis=1)
+
+
 def sample_timesteps(n, gen, power=1.0):
     """t in 0..999 with density ∝ t^(power−1): power 1 is uniform, 2 puts 3/4 of the batch at t ≥ 500."""
     u = torch.rand(n, generator=gen)
@@ -167,7 +181,7 @@ def sample_timesteps(n, gen, power=1.0):
 
 
 def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.0, decoy=None, decoy_from=None,
-                   pixel_weight=None, **kw):
+                   pixel_weight=None, temporal_weight=0.0, decoy_share=0.5, **kw):
     """ε-prediction loss for an x0-parameterised network: min(max(SNR_t, 1), γ)·|x̂0 − x0|² with γ = 5, i.e. the
     "truncated SNR" weighting of progressive distillation (Salimans & Ho, 2022) capped like Min-SNR-γ (Hang et al.,
     2023): without the floor of 1 the first sampling steps (t ≈ 960, SNR ≈ 0.003) get almost no gradient.
@@ -185,12 +199,19 @@ def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.
     t_power: timestep density ∝ t^(t_power−1) (sample_timesteps).
 
     decoy: images like x0 with another shape or facing (shape_decoy); rows with t ≥ decoy_from (a threshold per
-    row: DECOY_T or FACING_DECOY_T) take, with probability 1/2, their x_t from the decoy while the target stays x0.
+    row: DECOY_T or FACING_DECOY_T) take, with probability `decoy_share`, their x_t from the decoy while the target
+    stays x0.
     Why: in training the shape visible in x_t always agrees with the image embedding, so D learned to copy it from x_t; in sampling x_t at those t holds only the blurry blob
     of the steps before, and D copied the blob (squares and stars came out round). With decoys only the embedding is
     always right about the shape, so D has to draw it from the embedding where x_t barely shows it.
 
-    pixel_weight: a per-pixel weight of the squared error, broadcast over channels (foreground_weight)."""
+    pixel_weight: a per-pixel weight of the squared error, broadcast over channels (foreground_weight).
+
+    temporal_weight: for clips, the part of the error that changes from frame to frame (the error minus its mean over
+    the clip's frames) counts 1 + temporal_weight times. The squared error splits exactly into that part and the
+    clip-constant part, so this only reweights. Why: a moving object changes a few percent of the pixels a few
+    pixels a frame; under the plain loss drawing it still costs little, and D^t learned to copy the motion visible in
+    x_t instead of drawing the motion its embedding and fps imply, so sampled clips stood still."""
     t = sample_timesteps(x0.shape[0], gen, t_power)
     eps = torch.randn(x0.shape, generator=gen)
     if frame_correlation and x0.ndim == 5:
@@ -204,7 +225,7 @@ def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.
     a = AC.to(dev)[t].view(-1, *([1] * (x0.ndim - 1)))
     source = x0
     if decoy is not None:
-        use = (t >= decoy_from.to(dev)) & (torch.rand(x0.shape[0], generator=gen) < 0.5).to(dev)
+        use = (t >= decoy_from.to(dev)) & (torch.rand(x0.shape[0], generator=gen) < decoy_share).to(dev)
         source = torch.where(use.view(-1, *([1] * (x0.ndim - 1))), decoy.to(dev), x0)
     x_t = a.sqrt() * source + (1 - a).sqrt() * eps
     snr = a / (1 - a)
@@ -212,8 +233,11 @@ def diffusion_loss(model, x0, gen, offset=0.0, frame_correlation=0.0, t_power=1.
     if pixel_weight is not None:
         w = w * pixel_weight.to(dev)
     if getattr(model, "x0_param", False):
-        x0_hat = model(x_t, t, return_x0=True, **kw)
-        return (w * (x0_hat - x0) ** 2).mean()
+        err = model(x_t, t, return_x0=True, **kw) - x0
+        loss = (w * err ** 2).mean()
+        if temporal_weight and x0.ndim == 5:
+            loss = loss + temporal_weight * (w * (err - err.mean(2, keepdim=True)) ** 2).mean()
+        return loss
     pred = model(x_t, t, **kw)
     return ((w / snr) * (pred - eps) ** 2).mean()
 
@@ -449,7 +473,7 @@ def restore_exported(models_dir, name, model):
 def load_ema(root, stage, model):
     """EMA weights of a trained stage: its checkpoint, else (fresh checkout) the model it exported."""
     if os.path.exists(ckpt_path(root, stage)):
-        model.load_state_dict(ema_weights(root, stage, read_ckpt(root, stage)))
+        load_grown(model, ema_weights(root, stage, read_ckpt(root, stage)), stage)
     else:
         for name in EXPORTS[stage]:
             restore_exported(MODELS_DIR, name, model)
@@ -554,6 +578,8 @@ class DecoderStage(Stage):
 # jump between keyframes. Chosen on seeds the report does not use (docs/models.md §9). The checkpoint keeps the
 # trained kernels; export and the reference sampler blend them, and the manifest records α.
 TEMPORAL_CONV_BLEND = 0.5
+# D^t weighs the frame-to-frame part of its error 1 + this much (diffusion_loss, temporal_weight).
+TEMPORAL_ERROR_WEIGHT = 4.0
 
 
 def fresh_temporal_layers(model):
@@ -632,16 +658,20 @@ class DecoderVideoStage(DecoderStage):
     def data(self, step, progress):
         rng = self.rng(step)
         fps = [fps_for(progress, rng) for _ in range(self.batch)]
-        return self.clips(step, self.frames, fps, 30_000_000), torch.tensor(fps)
+        videos = [self.world.video(30_000_000 + step * self.batch + k, self.frames, fps[k], 64) for k in range(self.batch)]
+        v = np.stack([x[0] for x in videos])
+        still = np.stack([still_decoy(c, x[2]) for c, x in zip(v, videos)])
+        return torch.from_numpy(v), torch.tensor(fps), torch.from_numpy(still)
 
     def loss(self, batch):
-        v, fps = batch
+        v, fps, still = batch
         n = v.shape[0]
         v = v.to(self.device)
         with torch.no_grad():
             emb = self.clip.image(v[:, :, 0]) * self.keep(n, 0.1)[:, None]
         return diffusion_loss(self.model, v, self.gen, OFFSET_NOISE, self.frame_correlation, GENERATIVE_T_POWER,
-                              image_embed=emb, fps=fps)
+                              decoy=still, decoy_from=torch.full((n,), STILL_DECOY_T), decoy_share=STILL_DECOY_SHARE,
+                              temporal_weight=TEMPORAL_ERROR_WEIGHT, image_embed=emb, fps=fps)
 
 
 def make_interpolator():
@@ -795,8 +825,9 @@ DATA = {
     "image_encoder": "synthetic image-caption pairs (64 px), contrastive; the image tower of text_encoder's CLIP",
     "prior": "synthetic image-caption pairs → CLIP image embeddings of the frozen image encoder",
     "decoder": "stage D: 64-px images conditioned on CLIP image embeddings; stage D^t: unlabelled 16-frame clips, "
-               "first-frame embedding, fps 4-30 moving from high to low; only the temporal layers and the fps embedding "
-               "train, the spatial layers stay D's",
+               "first-frame embedding, fps 4-30 moving from high to low; still decoys (every fish or arrow clip at "
+               "t >= 500 noised from its middle frame held still), the frame-to-frame part of the error weighted 5x; "
+               "only the temporal layers and the fps embedding train, the spatial layers stay D's",
     "interpolator": "unlabelled clips, 4 keyframes, frame skip 2-5, fps = keyframe fps × skip; init from D^t",
     "sr_low": "6-frame clips rendered at 64 and 256 px, random 64×64 crops of the 256 frames, low_res noise aug",
     "sr_high": "single frames rendered at 256 and 768 px, random 96×96 crops, low_res noise aug",

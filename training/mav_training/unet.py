@@ -64,6 +64,8 @@ class SpaceTimeUNet(nn.Module):
             and a decoder trained that way read the object's shape off x_t instead (measured on D at t = 800 with
             another shape's embedding: the shape of x_t came out 9 times in 24, the embedding's 3).
         use_fps / use_frame_skip: add fps / frame-skip embeddings to the timestep embedding.
+        frame_position: the temporal layers know each frame's index: temporal attention adds a learned embedding of
+            it (TemporalAttention), temporal convolutions a motion term scaled by it (TemporalConv).
         cond_channels: pixel-level channels concatenated to the sample (masked frames+mask 4, low_res 3).
         low_res_factor: if set, `cond` is a low-resolution clip that is upsampled (bilinear) by this factor.
         x0_param: the network's head predicts the clean sample x̂0 (for SR: a residual over the upsampled low_res)
@@ -75,7 +77,7 @@ class SpaceTimeUNet(nn.Module):
 
     def __init__(self, channels=(32, 64, 96), attn_levels=(1, 2), temporal=True, temporal_attn_levels=(),
                  embed_dim=None, use_fps=False, use_frame_skip=False, cond_channels=0, low_res_factor=None,
-                 unshuffle=1, in_channels=3, heads=4, x0_param=False, image_tokens=0):
+                 unshuffle=1, in_channels=3, heads=4, x0_param=False, image_tokens=0, frame_position=False):
         super().__init__()
         self.x0_param = x0_param
         if x0_param:
@@ -104,7 +106,7 @@ class SpaceTimeUNet(nn.Module):
 
         def attn(ch, level):
             if level in attn_levels:
-                return PseudoAttention(ch, heads, temporal, context_dim)
+                return PseudoAttention(ch, heads, temporal, context_dim, frame_position)
             if temporal and level in temporal_attn_levels:
                 return TemporalAttention(ch, heads)
             return None
@@ -113,7 +115,7 @@ class SpaceTimeUNet(nn.Module):
         ch = c0
         skips = []
         for lvl, cout in enumerate(channels):
-            block = nn.ModuleDict({"res": ResBlock(ch, cout, emb, temporal)})
+            block = nn.ModuleDict({"res": ResBlock(ch, cout, emb, temporal, frame_position)})
             a = attn(cout, lvl)
             if a is not None:
                 block["attn"] = a
@@ -122,12 +124,12 @@ class SpaceTimeUNet(nn.Module):
             self.down.append(block)
             skips.append(cout)
             ch = cout
-        self.mid1 = ResBlock(ch, ch, emb, temporal)
+        self.mid1 = ResBlock(ch, ch, emb, temporal, frame_position)
         self.mid_attn = attn(ch, len(channels) - 1)
-        self.mid2 = ResBlock(ch, ch, emb, temporal)
+        self.mid2 = ResBlock(ch, ch, emb, temporal, frame_position)
         for lvl in reversed(range(len(channels))):
             cout = channels[lvl]
-            block = nn.ModuleDict({"res": ResBlock(ch + skips[lvl], cout, emb, temporal)})
+            block = nn.ModuleDict({"res": ResBlock(ch + skips[lvl], cout, emb, temporal, frame_position)})
             a = attn(cout, lvl)
             if a is not None:
                 block["attn"] = a
@@ -235,12 +237,15 @@ def decoder_config(embed_dim, tiny=False):
     # 64 px → 16² grid (space-to-depth 4): on CPU this trains ~4× faster than a 32² grid for the same width
     ch = (8, 16) if tiny else (64, 128, 128)
     return dict(channels=ch, attn_levels=(1,) if tiny else (1, 2), temporal=True, embed_dim=embed_dim,
-                use_fps=True, unshuffle=2 if tiny else 4, heads=2 if tiny else 4, x0_param=not tiny, image_tokens=4)
+                use_fps=True, unshuffle=2 if tiny else 4, heads=2 if tiny else 4, x0_param=not tiny, image_tokens=4,
+                frame_position=True)
 
 
 def interpolator_config(embed_dim, tiny=False):
-    # no image tokens: ↑F draws its frames from the keyframes it is given, not from the embedding
-    return dict(decoder_config(embed_dim, tiny), use_frame_skip=True, cond_channels=4, image_tokens=0)
+    # no image tokens: ↑F draws its frames from the keyframes it is given, not from the embedding; no frame
+    # position: its masked keyframes already tell its frames apart
+    return dict(decoder_config(embed_dim, tiny), use_frame_skip=True, cond_channels=4, image_tokens=0,
+                frame_position=False)
 
 
 def sr_low_config(tiny=False):

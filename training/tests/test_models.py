@@ -4,7 +4,8 @@ import unittest
 import torch
 
 from mav_training.clip import CLIP
-from mav_training.layers import PseudoAttention, PseudoConv3d, TemporalAttention, TemporalConv, blend_temporal_convs
+from mav_training.layers import (MOTION_FRAME_SCALE, PseudoAttention, PseudoConv3d, TemporalAttention, TemporalConv,
+                                  blend_temporal_convs)
 from mav_training.prior import DiffusionPrior
 from mav_training.unet import (SpaceTimeUNet, decoder_config, depth_to_space, interpolator_config, space_to_depth,
                                sr_high_config, sr_low_config)
@@ -25,13 +26,14 @@ class TemporalIdentityTest(unittest.TestCase):
             for p in m.temporal_parameters():
                 p.add_(torch.randn_like(p) * 0.1)
         trained = {k: v.clone() for k, v in m.state_dict().items()}
-        convs = [k for k in trained if ".temporal.conv." in k]
-        self.assertTrue(convs)
+        convs = [k for k in trained if ".temporal.conv." in k or ".temporal.motion." in k]
+        self.assertTrue(any(".motion." in k for k in convs))
         x = torch.randn(2 * 5, 8, 4, 4)
-        conv = TemporalConv(8)
+        conv = TemporalConv(8, motion=True)
         with torch.no_grad():
             conv.conv.weight.add_(torch.randn_like(conv.conv.weight) * 0.1)
             conv.conv.bias.add_(0.1)
+            conv.motion.weight.normal_()
         y = conv(x, 5)
         blend_temporal_convs(conv, 0.75)
         self.assertTrue(torch.allclose(conv(x, 5), 0.75 * y + 0.25 * x, atol=1e-5))  # linear in the weights
@@ -53,6 +55,36 @@ class TemporalIdentityTest(unittest.TestCase):
         attn = TemporalAttention(16, heads=4)
         x = torch.randn(2 * 6, 16, 4, 4)
         self.assertTrue(torch.equal(attn(x, 6), x))
+
+    def test_frame_position_starts_at_zero_and_is_what_tells_equal_frames_apart(self):
+        torch.manual_seed(0)
+        plain, positioned = TemporalAttention(16, heads=4), TemporalAttention(16, heads=4, frame_position=True)
+        positioned.load_state_dict(plain.state_dict(), strict=False)
+        with torch.no_grad():
+            plain.out.weight.normal_()  # a trained output projection
+            positioned.out.weight.copy_(plain.out.weight)
+        static = torch.randn(2, 1, 16, 4, 4).expand(-1, 6, -1, -1, -1).reshape(12, 16, 4, 4)  # 6 equal frames
+        self.assertTrue(torch.allclose(positioned(static, 6), plain(static, 6), atol=1e-6))  # zero-init: a no-op
+        frames = lambda y: y.reshape(2, 6, 16, 4, 4)
+        self.assertTrue(torch.allclose(frames(plain(static, 6)), frames(plain(static, 6))[:, :1], atol=1e-5))
+        with torch.no_grad():
+            positioned.frame_pos.weight.normal_()
+        moved = frames(positioned(static, 6))
+        self.assertGreater((moved - moved[:, :1]).abs().amax().item(), 1e-2)
+
+    def test_motion_term_starts_at_zero_and_moves_equal_frames_linearly_in_the_frame_index(self):
+        torch.manual_seed(0)
+        plain, moving = TemporalConv(8), TemporalConv(8, motion=True)
+        moving.load_state_dict(plain.state_dict(), strict=False)
+        static = torch.randn(2, 1, 8, 3, 3).expand(-1, 5, -1, -1, -1).reshape(10, 8, 3, 3)  # 5 equal frames
+        self.assertTrue(torch.equal(moving(static, 5), plain(static, 5)))  # zero-init: a no-op
+        with torch.no_grad():
+            moving.motion.weight.normal_()
+        delta = (moving(static, 5) - plain(static, 5)).reshape(2, 5, 8, 3, 3)
+        self.assertTrue(torch.allclose(delta[:, 2], torch.zeros_like(delta[:, 2])))  # nothing at the middle frame
+        m = torch.einsum("oi,bihw->bohw", moving.motion.weight[:, :, 0], static.reshape(2, 5, 8, 3, 3)[:, 0])
+        for f in range(5):
+            self.assertTrue(torch.allclose(delta[:, f], (f - 2) / MOTION_FRAME_SCALE * m, atol=1e-5))
 
     def test_unet_video_equals_image_model_at_init(self):
         """A fresh D^t is the image model D applied per frame (dirac convs + zero temporal attention)."""
@@ -289,6 +321,31 @@ class ShapeDecoyTest(unittest.TestCase):
         stage.run()
         # the last of the 3 steps ran at 2/3 of the run
         self.assertAlmostEqual(stage.opt.param_groups[0]["lr"], T.decayed_lr(T.LR["decoder"], 2 / 3, 0.1))
+
+    def test_temporal_weight_counts_only_the_part_of_the_error_that_changes_over_frames(self):
+        from mav_training import train as T
+
+        class Fixed(torch.nn.Module):
+            """x̂0 = x0 + a given error, whatever x_t."""
+            x0_param = True
+
+            def __init__(self, x0, err):
+                super().__init__()
+                self.x0_hat = x0 + err
+                self.device_probe = torch.nn.Parameter(torch.zeros(()))  # diffusion_loss reads the device off it
+
+            def forward(self, x_t, t, return_x0=True):
+                return self.x0_hat
+
+        x0 = torch.randn(2, 3, 5, 8, 8)
+        steady = torch.randn(2, 3, 1, 8, 8).expand(-1, -1, 5, -1, -1)
+        changing = torch.randn(2, 3, 5, 8, 8)
+        loss = lambda err, w: T.diffusion_loss(Fixed(x0, err), x0, torch.Generator().manual_seed(1),
+                                               temporal_weight=w).item()
+        self.assertAlmostEqual(loss(steady, 4.0), loss(steady, 0.0), places=5)  # a still error is not reweighted
+        dynamic = changing - changing.mean(2, keepdim=True)
+        self.assertAlmostEqual(loss(dynamic, 4.0), 5 * loss(dynamic, 0.0), places=4)
+        self.assertAlmostEqual(loss(steady + dynamic, 4.0), loss(steady, 0.0) + 5 * loss(dynamic, 0.0), places=4)
 
     def test_refacing_decoys_start_at_the_facing_threshold(self):
         import argparse
