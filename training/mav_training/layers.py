@@ -34,22 +34,19 @@ def groups_for(ch):
     return 1
 
 
-# frames from the middle of the clip at which TemporalConv's motion term reaches one times its map
-MOTION_FRAME_SCALE = 8.0
-
-
 class TemporalConv(nn.Module):
     """1D conv over frames for every pixel: (b f) c h w → (b h w) c f → conv → back.
 
     Dirac-initialised (weights the identity kernel, bias zero) so that adding it to a trained image model leaves
     the model's output unchanged at the start of video training.
 
-    motion: also add (f − (F−1)/2) / MOTION_FRAME_SCALE · M·x_f, a zero-initialised 1×1 map of each frame's features
-    scaled by the frame's signed distance from the middle of the clip. Why: an object moving at constant speed
-    changes the features at a pixel by about (frame index) × velocity × their spatial gradient, a product of content
-    and frame index. The kernel above sees only neighbouring frames and, over equal frames, returns equal frames
-    (but at the clip's two ends); attention with position bias can only make that product indirectly. From frames
-    that start nearly equal, as the sampler's do, D^t could not draw motion without it (docs/models.md §4).
+    motion: also add τ_f · M·x_f, a zero-initialised 1×1 map of each frame's features scaled by the frame's time τ_f in
+    seconds from the middle of the clip, (f − (F−1)/2) / fps (`time`, [b, F]). Why: an object moving at constant
+    speed changes the features at a pixel by about τ × velocity × their spatial gradient, a product of content and
+    time. The kernel above sees only neighbouring frames and, over equal frames, returns equal frames (but at the
+    clip's two ends); attention with position bias can only make that product indirectly. From frames that start
+    nearly equal, as the sampler's do, D^t could not draw motion without it. Time rather than frame index, so that
+    the same motion covers more pixels a frame at a lower fps, as in the world (docs/models.md §4).
     """
 
     def __init__(self, ch, kernel=3, motion=False):
@@ -61,13 +58,15 @@ class TemporalConv(nn.Module):
         if exists(self.motion):
             nn.init.zeros_(self.motion.weight)
 
-    def forward(self, x, frames):
+    def forward(self, x, frames, time=None):
         bf, c, h, w = x.shape
         x = x.reshape(-1, frames, c, h, w).permute(0, 3, 4, 2, 1).reshape(-1, c, frames)  # (b h w) c f
         y = self.conv(x)
         if exists(self.motion):
-            phase = (torch.arange(frames, dtype=x.dtype, device=x.device) - (frames - 1) / 2) / MOTION_FRAME_SCALE
-            y = y + self.motion(x) * phase
+            if time is None:
+                raise ValueError("a TemporalConv with a motion term needs each frame's time (seconds from the middle)")
+            tau = time[:, None, None, :].expand(-1, h * w, 1, -1).reshape(-1, 1, frames)  # (b h w) 1 f
+            y = y + self.motion(x) * tau
         x = y
         x = x.reshape(-1, h, w, c, frames).permute(0, 4, 3, 1, 2).reshape(bf, c, h, w)  # (b f) c h w
         return x
@@ -100,10 +99,10 @@ class PseudoConv3d(nn.Module):
         self.spatial = nn.Conv2d(dim_in, dim_out, kernel, padding=kernel // 2)
         self.temporal = TemporalConv(dim_out, temporal_kernel, motion) if temporal else None
 
-    def forward(self, x, frames=None):
+    def forward(self, x, frames=None, time=None):
         x = self.spatial(x)
         if exists(frames) and exists(self.temporal):
-            x = self.temporal(x, frames)
+            x = self.temporal(x, frames, time)
         return x
 
 
@@ -233,9 +232,9 @@ class ResBlock(nn.Module):
         self.conv2 = PseudoConv3d(dim_out, dim_out, temporal=temporal, motion=motion)
         self.skip = nn.Conv2d(dim_in, dim_out, 1) if dim_in != dim_out else nn.Identity()
 
-    def forward(self, x, emb, frames=None):
-        h = self.conv1(F.silu(self.norm1(x)), frames)
+    def forward(self, x, emb, frames=None, time=None):
+        h = self.conv1(F.silu(self.norm1(x)), frames, time)
         scale, shift = self.emb(F.silu(emb)).chunk(2, dim=1)
         h = self.norm2(h) * (1 + scale[:, :, None, None]) + shift[:, :, None, None]
-        h = self.conv2(F.silu(h), frames)
+        h = self.conv2(F.silu(h), frames, time)
         return self.skip(x) + h

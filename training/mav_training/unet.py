@@ -65,7 +65,8 @@ class SpaceTimeUNet(nn.Module):
             another shape's embedding: the shape of x_t came out 9 times in 24, the embedding's 3).
         use_fps / use_frame_skip: add fps / frame-skip embeddings to the timestep embedding.
         frame_position: the temporal layers know each frame's index: temporal attention adds a learned embedding of
-            it (TemporalAttention), temporal convolutions a motion term scaled by it (TemporalConv).
+            it (TemporalAttention), temporal convolutions a motion term scaled by its time in seconds from the
+            middle of the clip, from `fps` (TemporalConv).
         cond_channels: pixel-level channels concatenated to the sample (masked frames+mask 4, low_res 3).
         low_res_factor: if set, `cond` is a low-resolution clip that is upsampled (bilinear) by this factor.
         x0_param: the network's head predicts the clean sample x̂0 (for SR: a residual over the upsampled low_res)
@@ -89,6 +90,7 @@ class SpaceTimeUNet(nn.Module):
         self.cond_channels = cond_channels
         self.low_res_factor = low_res_factor
         self.has_temporal = temporal
+        self.frame_position = temporal and frame_position
         c0 = channels[0]
         emb = c0 * 4
         self.emb_dim = emb
@@ -164,6 +166,9 @@ class SpaceTimeUNet(nn.Module):
             f = 1
             x = sample
         frames = f if (is_video and enable_time and self.has_temporal) else None
+        time = None  # each frame's time in seconds from the middle of the clip, for the motion terms
+        if exists(frames) and self.frame_position:
+            time = (torch.arange(f, dtype=torch.float32, device=x.device) - (f - 1) / 2)[None] / fps.float()[:, None]
 
         # conditioning embedding, one per clip, repeated for every frame
         c0 = self.time_mlp[0].in_features
@@ -193,18 +198,18 @@ class SpaceTimeUNet(nn.Module):
         x = self.conv_in(x)
         hs = []
         for block in self.down:
-            x = block["res"](x, e, frames)
+            x = block["res"](x, e, frames, time)
             if "attn" in block:
                 x = self._layer(block["attn"], x, frames, ctx)
             hs.append(x)
             if "down" in block:
                 x = block["down"](x)
-        x = self.mid1(x, e, frames)
+        x = self.mid1(x, e, frames, time)
         if exists(self.mid_attn):
             x = self._layer(self.mid_attn, x, frames, ctx)
-        x = self.mid2(x, e, frames)
+        x = self.mid2(x, e, frames, time)
         for block in self.up:
-            x = block["res"](torch.cat([x, hs.pop()], dim=1), e, frames)
+            x = block["res"](torch.cat([x, hs.pop()], dim=1), e, frames, time)
             if "attn" in block:
                 x = self._layer(block["attn"], x, frames, ctx)
             if "up" in block:

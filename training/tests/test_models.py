@@ -4,8 +4,7 @@ import unittest
 import torch
 
 from mav_training.clip import CLIP
-from mav_training.layers import (MOTION_FRAME_SCALE, PseudoAttention, PseudoConv3d, TemporalAttention, TemporalConv,
-                                  blend_temporal_convs)
+from mav_training.layers import PseudoAttention, PseudoConv3d, TemporalAttention, TemporalConv, blend_temporal_convs
 from mav_training.prior import DiffusionPrior
 from mav_training.unet import (SpaceTimeUNet, decoder_config, depth_to_space, interpolator_config, space_to_depth,
                                sr_high_config, sr_low_config)
@@ -34,11 +33,12 @@ class TemporalIdentityTest(unittest.TestCase):
             conv.conv.weight.add_(torch.randn_like(conv.conv.weight) * 0.1)
             conv.conv.bias.add_(0.1)
             conv.motion.weight.normal_()
-        y = conv(x, 5)
+        time = (torch.arange(5.0) - 2)[None].expand(2, -1) / 8
+        y = conv(x, 5, time)
         blend_temporal_convs(conv, 0.75)
-        self.assertTrue(torch.allclose(conv(x, 5), 0.75 * y + 0.25 * x, atol=1e-5))  # linear in the weights
+        self.assertTrue(torch.allclose(conv(x, 5, time), 0.75 * y + 0.25 * x, atol=1e-5))  # linear in the weights
         blend_temporal_convs(conv, 0.0)
-        self.assertTrue(torch.allclose(conv(x, 5), x, atol=1e-6))
+        self.assertTrue(torch.allclose(conv(x, 5, time), x, atol=1e-6))
         blend_temporal_convs(m, 0.75)
         after = m.state_dict()
         self.assertTrue(all(torch.equal(after[k], trained[k]) for k in trained if k not in convs))  # only the convs
@@ -72,19 +72,23 @@ class TemporalIdentityTest(unittest.TestCase):
         moved = frames(positioned(static, 6))
         self.assertGreater((moved - moved[:, :1]).abs().amax().item(), 1e-2)
 
-    def test_motion_term_starts_at_zero_and_moves_equal_frames_linearly_in_the_frame_index(self):
+    def test_motion_term_starts_at_zero_and_moves_equal_frames_linearly_in_time(self):
         torch.manual_seed(0)
         plain, moving = TemporalConv(8), TemporalConv(8, motion=True)
         moving.load_state_dict(plain.state_dict(), strict=False)
         static = torch.randn(2, 1, 8, 3, 3).expand(-1, 5, -1, -1, -1).reshape(10, 8, 3, 3)  # 5 equal frames
-        self.assertTrue(torch.equal(moving(static, 5), plain(static, 5)))  # zero-init: a no-op
+        fps = torch.tensor([4.0, 16.0])
+        time = (torch.arange(5.0) - 2)[None] / fps[:, None]  # seconds from the middle frame, per clip
+        self.assertTrue(torch.equal(moving(static, 5, time), plain(static, 5)))  # zero-init: a no-op
         with torch.no_grad():
             moving.motion.weight.normal_()
-        delta = (moving(static, 5) - plain(static, 5)).reshape(2, 5, 8, 3, 3)
+        delta = (moving(static, 5, time) - plain(static, 5)).reshape(2, 5, 8, 3, 3)
         self.assertTrue(torch.allclose(delta[:, 2], torch.zeros_like(delta[:, 2])))  # nothing at the middle frame
         m = torch.einsum("oi,bihw->bohw", moving.motion.weight[:, :, 0], static.reshape(2, 5, 8, 3, 3)[:, 0])
-        for f in range(5):
-            self.assertTrue(torch.allclose(delta[:, f], (f - 2) / MOTION_FRAME_SCALE * m, atol=1e-5))
+        for f in range(5):  # the same motion per second: 4x the change per frame at 4 fps as at 16
+            self.assertTrue(torch.allclose(delta[:, f], time[:, f, None, None, None] * m, atol=1e-5))
+        with self.assertRaises(ValueError):
+            moving(static, 5)
 
     def test_unet_video_equals_image_model_at_init(self):
         """A fresh D^t is the image model D applied per frame (dirac convs + zero temporal attention)."""
