@@ -67,9 +67,7 @@ class TemporalConv(nn.Module):
                 raise ValueError("a TemporalConv with a motion term needs each frame's time (seconds from the middle)")
             tau = time[:, None, None, :].expand(-1, h * w, 1, -1).reshape(-1, 1, frames)  # (b h w) 1 f
             y = y + self.motion(x) * tau
-        x = y
-        x = x.reshape(-1, h, w, c, frames).permute(0, 4, 3, 1, 2).reshape(bf, c, h, w)  # (b f) c h w
-        return x
+        return y.reshape(-1, h, w, c, frames).permute(0, 4, 3, 1, 2).reshape(bf, c, h, w)  # (b f) c h w
 
 
 @torch.no_grad()

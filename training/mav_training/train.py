@@ -650,17 +650,20 @@ class DecoderVideoStage(DecoderStage):
             model.load_state_dict(state)
         print(f"[{self.name}] spatial weights from D's EMA ({changed} of {len(frozen)} differed)", flush=True)
 
-    def clips(self, step, frames, fps_list, offset):
+    def videos(self, step, frames, fps_list, offset):
+        """The world's unlabelled clips of this step: (clip [3, F, 64, 64], fps, scene, motion) per fps."""
         n = len(fps_list)
-        return torch.from_numpy(np.stack([self.world.video(offset + step * n + k, frames, fps_list[k], 64)[0]
-                                          for k in range(n)]))
+        return [self.world.video(offset + step * n + k, frames, fps_list[k], 64) for k in range(n)]
+
+    def clips(self, step, frames, fps_list, offset):
+        return torch.from_numpy(np.stack([v[0] for v in self.videos(step, frames, fps_list, offset)]))
 
     def data(self, step, progress):
         rng = self.rng(step)
         fps = [fps_for(progress, rng) for _ in range(self.batch)]
-        videos = [self.world.video(30_000_000 + step * self.batch + k, self.frames, fps[k], 64) for k in range(self.batch)]
-        v = np.stack([x[0] for x in videos])
-        still = np.stack([still_decoy(c, x[2]) for c, x in zip(v, videos)])
+        videos = self.videos(step, self.frames, fps, 30_000_000)
+        v = np.stack([clip for clip, _, _, _ in videos])
+        still = np.stack([still_decoy(clip, scene) for clip, _, scene, _ in videos])
         return torch.from_numpy(v), torch.tensor(fps), torch.from_numpy(still)
 
     def loss(self, batch):
