@@ -55,18 +55,21 @@ debootstrap --variant=minbase "$SUITE" "$DIR" "$MIRROR" >"$DIR.debootstrap.log" 
 say "root made in $((SECONDS - t0)) s ($(du -sh --one-file-system "$DIR" | cut -f1))"
 
 cp /etc/resolv.conf "$DIR/etc/resolv.conf"
+# This machine's network may pass TLS through a proxy whose CA only this machine trusts: the root gets the same
+# local CAs (and the environment that points Node at them), or no registry would answer it. Nothing else is copied.
+cp -a /usr/local/share/ca-certificates/. "$DIR/usr/local/share/ca-certificates/" 2>/dev/null || true
 mount -t proc proc "$DIR/proc"
 mount --rbind /sys "$DIR/sys" && mount --make-rslave "$DIR/sys"
 mount --rbind /dev "$DIR/dev" && mount --make-rslave "$DIR/dev"
 mkdir -p "$DIR/src"
 mount --bind -o ro "$REPO" "$DIR/src"
 
-in_root() { chroot "$DIR" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+in_root() { chroot "$DIR" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 ${NODE_EXTRA_CA_CERTS:+NODE_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS} \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/bash -c "$1"; }
 
 # a user who runs the README's commands has cloned the repository: git is the one thing given
 say "apt-get install git ca-certificates (to clone)"
-in_root "apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends git ca-certificates >/dev/null"
+in_root "apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends git ca-certificates >/dev/null && update-ca-certificates >/dev/null"
 in_root "git config --global --add safe.directory '*' && git clone -q /src /root/mav && git -C /root/mav log -1 --format='cloned %h %s'"
 
 run_step() {  # name, command: runs it in the clone, prints its time and exit status
