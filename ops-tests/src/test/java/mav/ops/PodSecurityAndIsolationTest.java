@@ -167,6 +167,11 @@ class PodSecurityAndIsolationTest {
         Namespace ns = m.one(Namespace.class, "mav");
         assertEquals("restricted", ns.getMetadata().getLabels().get("pod-security.kubernetes.io/enforce"),
                 overlay + ": namespace mav must enforce the Restricted standard (pods Strimzi creates included)");
+        // Strimzi's pods are not in the manifests: its restricted provider is what makes them pass.
+        String guide = Repo.read(Repo.root().resolve("docs/operations.md"));
+        assertTrue(guide.contains("extraEnvs[0].name=STRIMZI_POD_SECURITY_PROVIDER_CLASS")
+                        && guide.contains("extraEnvs[0].value=restricted"),
+                "docs/operations.md must install Strimzi with its restricted pod security provider");
     }
 
     @ParameterizedTest
