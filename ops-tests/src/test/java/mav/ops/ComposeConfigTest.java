@@ -89,7 +89,12 @@ class ComposeConfigTest {
             assertEquals(gpuStage, reservesGpu(s), where + ": GPU reservation");
             assertEquals(gpuStage ? "cuda" : "cpu", env.path("MAV_ORT_PROVIDER").asText(), where + ": ORT provider");
             String image = s.path("image").asText();
-            assertTrue(image.endsWith(gpuStage ? ":gpu" : ":jvm"), where + ": image " + image);
+            assertTrue(image.endsWith(gpuStage ? "-gpu" : "-jvm"), where + ": image " + image);
+            assertFalse(env.path("MAV_S3_ACCESS_KEY").asText().equals(
+                            active.get("minio").path("environment").path("MINIO_ROOT_USER").asText()),
+                    where + ": runs with MinIO's root login instead of its own S3 user");
+            assertEquals(active.get("minio-init").path("environment").path("MAV_S3_ACCESS_KEY").asText(),
+                    env.path("MAV_S3_ACCESS_KEY").asText(), where + ": not the user minio-init creates");
             JsonNode args = s.path("build").path("args");
             assertEquals(stage.service(), args.path("SERVICE").asText(), where + ": build arg SERVICE");
             assertEquals(gpuStage ? "gpu" : "jvm", args.path("VARIANT").asText(), where + ": build arg VARIANT");
@@ -103,6 +108,15 @@ class ComposeConfigTest {
         if (!gpuHost) {
             active.forEach((name, s) -> assertFalse(reservesGpu(s), "cpu compose: " + name + " reserves a GPU"));
         }
+        String init = active.get("minio-init").toString();
+        for (String step : List.of("stage-policy.json", "mc admin policy create", "mc admin user add",
+                "mc admin policy attach", "lifecycle.json")) {
+            assertTrue(init.contains(step), "minio-init lacks " + step);
+        }
+        JsonNode prometheus = active.get("prometheus");
+        assertTrue(prometheus.path("volumes").toString().contains("/etc/prometheus"), "prometheus volumes");
+        assertTrue(prometheus.path("volumes").toString().replace("\\", "/").contains("deploy/prometheus"),
+                "prometheus must mount deploy/prometheus (config and rules) at /etc/prometheus");
     }
 
     @Test

@@ -39,12 +39,13 @@ class DeployFilesTest {
         for (JsonNode t : Manifests.parseAll(Files.readString(ROOT.resolve("k8s/base/kafka/topics.yaml")))) {
             JsonNode spec = t.path("spec");
             strimzi.put(spec.path("topicName").asText(), new long[] {spec.path("partitions").asLong(),
-                spec.path("config").path("retention.ms").asLong()});
+                spec.path("config").path("retention.ms").asLong(), spec.path("config").path("segment.ms").asLong()});
         }
         assertEquals(new TreeMap<>(compose).keySet(), strimzi.keySet(), "topic names");
         compose.forEach((name, v) -> {
             assertEquals(v[0], strimzi.get(name)[0], name + " partitions");
             assertEquals(v[1], strimzi.get(name)[1], name + " retention.ms");
+            assertEquals(v[2], strimzi.get(name)[2], name + " segment.ms");
         });
         assertEquals(new TreeMap<>(Repo.topicTable()).keySet(), strimzi.keySet(), "topics of docs/architecture.md");
     }
@@ -118,14 +119,47 @@ class DeployFilesTest {
         }
     }
 
+    /**
+     * One replay window: a record still on a topic (kept retention.ms, plus up to one segment.ms because Kafka
+     * deletes whole segments) must find the jobs/ objects it points at, which lifecycle.json expires after whole
+     * days counted to a midnight (so one day more). The guide states the same window.
+     */
     @Test
-    void lifecycleRuleExpiresOnlyJobIntermediates() throws IOException {
+    void jobObjectsOutliveEveryRecordThatPointsAtThem() throws IOException {
         JsonNode rules = Manifests.STRICT.readTree(ROOT.resolve("k8s/base/storage/lifecycle.json").toFile())
                 .path("Rules");
-        assertFalse(rules.isEmpty(), "no lifecycle rules");
-        for (JsonNode r : rules) {
-            assertEquals("jobs/", r.path("Filter").path("Prefix").asText(), "rule " + r.path("ID").asText());
-            assertEquals(1, r.path("Expiration").path("Days").asInt(), "expire jobs/ after one day");
+        assertEquals(1, rules.size(), "lifecycle rules");
+        JsonNode rule = rules.get(0);
+        assertEquals("jobs/", rule.path("Filter").path("Prefix").asText(), "only jobs/ expires (videos/ stay)");
+        assertEquals("Enabled", rule.path("Status").asText());
+        long lifecycleMs = rule.path("Expiration").path("Days").asLong() * 86_400_000L;
+        long window = 0;
+        for (Map.Entry<String, long[]> t : Repo.composeTopics().entrySet()) {
+            long retention = t.getValue()[1];
+            long segment = t.getValue()[2];
+            assertTrue(segment > 0 && segment <= 86_400_000L, t.getKey() + ": segment.ms " + segment);
+            assertTrue(lifecycleMs >= retention + segment + 86_400_000L, t.getKey() + ": records live up to "
+                    + (retention + segment) + " ms but jobs/ objects expire after " + lifecycleMs + " ms");
+            window = Math.max(window, retention);
+        }
+        String guide = Repo.read(ROOT.resolve("docs/operations.md"));
+        long days = window / 86_400_000L;
+        assertTrue(guide.contains("replay window is " + days + " days"), "docs/operations.md does not state the "
+                + "replay window of " + days + " days");
+        assertTrue(guide.contains("\"Days\": " + rule.path("Expiration").path("Days").asLong())
+                        || guide.contains("after " + rule.path("Expiration").path("Days").asLong() + " days"),
+                "docs/operations.md does not state when jobs/ objects expire");
+    }
+
+    /** The guide's credential steps create both Secrets the manifests reference, with the keys they read. */
+    @Test
+    void theGuideCreatesTheSecretsTheManifestsRead() {
+        String guide = Repo.read(ROOT.resolve("docs/operations.md"));
+        for (String secret : List.of("mav-minio-root", "mav-s3")) {
+            assertTrue(guide.contains("create secret generic " + secret), "docs/operations.md does not create " + secret);
+        }
+        for (String key : List.of("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "MAV_S3_ACCESS_KEY", "MAV_S3_SECRET_KEY")) {
+            assertTrue(guide.contains("--from-literal=" + key + "="), "docs/operations.md: key " + key);
         }
     }
 }

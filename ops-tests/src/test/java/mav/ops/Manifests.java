@@ -12,8 +12,11 @@ import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.reflect.InvocationTargetException;
@@ -30,9 +33,10 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Rendered kustomize output, split into strictly parsed core objects (fabric8 models; any field the model does
- * not know fails) and custom resources kept as JSON trees (KEDA, Strimzi, prometheus-operator: checked field
- * by field in the tests).
+ * Rendered kustomize output, split into strictly parsed core objects (fabric8 models, generated from Kubernetes'
+ * OpenAPI; any field the model does not know fails) and custom resources kept as JSON trees (KEDA, Strimzi,
+ * prometheus-operator: validated against their pinned CRDs by CustomResourceSchemaTest, checked field by field
+ * in the other tests).
  */
 final class Manifests {
 
@@ -51,14 +55,17 @@ final class Manifests {
             "Service", Map.entry("v1", Service.class),
             "PersistentVolumeClaim", Map.entry("v1", PersistentVolumeClaim.class),
             "Deployment", Map.entry("apps/v1", Deployment.class),
-            "Job", Map.entry("batch/v1", Job.class));
+            "Job", Map.entry("batch/v1", Job.class),
+            "ServiceAccount", Map.entry("v1", ServiceAccount.class),
+            "PodDisruptionBudget", Map.entry("policy/v1", PodDisruptionBudget.class),
+            "NetworkPolicy", Map.entry("networking.k8s.io/v1", NetworkPolicy.class));
 
-    /** Custom resources this project deploys: kind to apiVersion. */
+    /** Custom resources this project deploys: kind to apiVersion (Strimzi >= 1.0 serves only v1). */
     static final Map<String, String> CUSTOM = Map.of(
             "ScaledObject", "keda.sh/v1alpha1",
-            "Kafka", "kafka.strimzi.io/v1beta2",
-            "KafkaNodePool", "kafka.strimzi.io/v1beta2",
-            "KafkaTopic", "kafka.strimzi.io/v1beta2",
+            "Kafka", "kafka.strimzi.io/v1",
+            "KafkaNodePool", "kafka.strimzi.io/v1",
+            "KafkaTopic", "kafka.strimzi.io/v1",
             "PodMonitor", "monitoring.coreos.com/v1",
             "PrometheusRule", "monitoring.coreos.com/v1");
 
@@ -158,7 +165,7 @@ final class Manifests {
             }
             return;
         }
-        if (!value.getClass().getName().startsWith("io.fabric8.kubernetes.api.model")) {
+        if (!value.getClass().getName().startsWith("io.fabric8.")) {
             return;
         }
         for (Method m : value.getClass().getMethods()) {

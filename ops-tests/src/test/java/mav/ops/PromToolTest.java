@@ -1,6 +1,7 @@
 package mav.ops;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -17,9 +18,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * With Prometheus' promtool (Debian package prometheus): the compose Prometheus config is valid, every alert and
- * every dashboard query parses as PromQL, and the alerts fire (and stay quiet) on synthetic series
- * (src/test/resources/alerts-test.yml).
+ * With Prometheus' promtool (Debian package prometheus): the compose Prometheus config is valid (with the rule
+ * files it loads), every alert and every dashboard query parses as PromQL, and the alerts fire (and stay quiet)
+ * on synthetic series (src/test/resources/alerts-test.yml). Without promtool: the compose Prometheus loads the
+ * PrometheusRule's alerts, and the alert tests use only failure reasons the stages emit.
  */
 class PromToolTest {
 
@@ -83,6 +85,54 @@ class PromToolTest {
         Path out = dir.resolve("dashboard-rules.yml");
         Manifests.YAML.writeValue(out.toFile(), file);
         ok(Tools.run(dir, List.of(promtool.toString(), "check", "rules", out.toString())), "dashboard PromQL");
+    }
+
+    /** The compose Prometheus loads rule files, and they hold exactly the PrometheusRule's groups. */
+    @Test
+    void composePrometheusLoadsTheAlertRules() throws IOException {
+        Path dirOfConfig = Repo.root().resolve("deploy/prometheus");
+        JsonNode config = Manifests.YAML.readTree(dirOfConfig.resolve("prometheus.yml").toFile());
+        ArrayNode loaded = Manifests.YAML.createArrayNode();
+        int files = 0;
+        for (JsonNode glob : config.path("rule_files")) {
+            java.nio.file.PathMatcher matcher = dirOfConfig.getFileSystem()
+                    .getPathMatcher("glob:" + dirOfConfig.resolve(glob.asText()));
+            try (java.util.stream.Stream<Path> all = Files.walk(dirOfConfig)) {
+                for (Path f : all.filter(matcher::matches).sorted().toList()) {
+                    Manifests.YAML.readTree(f.toFile()).path("groups").forEach(loaded::add);
+                    files++;
+                }
+            }
+        }
+        assertTrue(files > 0, "deploy/prometheus/prometheus.yml loads no rule file");
+        JsonNode rule = Manifests.parseAll(Repo.read(Repo.root().resolve("k8s/base/monitoring/prometheusrule.yaml")))
+                .get(0);
+        assertEquals(rule.path("spec").path("groups"), loaded,
+                "deploy/prometheus/rules differ from k8s/base/monitoring/prometheusrule.yaml's spec.groups");
+    }
+
+    /** Failure reasons in the alert tests are tags the stages emit (StageMetrics.FailureReason), not inventions. */
+    @Test
+    void alertTestsUseOnlyFailureReasonsTheCodeEmits() throws IOException {
+        String metrics = Repo.read(Repo.root().resolve("common/src/main/java/mav/common/stage/StageMetrics.java"));
+        java.util.regex.Matcher e = java.util.regex.Pattern.compile("enum FailureReason \\{([^;}]*)").matcher(metrics);
+        assertTrue(e.find(), "StageMetrics.FailureReason not found");
+        java.util.Set<String> tags = new java.util.TreeSet<>();
+        for (String constant : e.group(1).split(",")) {
+            tags.add(constant.trim().toLowerCase());
+        }
+        String tests;
+        try (InputStream in = PromToolTest.class.getResourceAsStream("/alerts-test.yml")) {
+            tests = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+        java.util.regex.Matcher r = java.util.regex.Pattern.compile("reason=\"([^\"]+)\"").matcher(tests);
+        int seen = 0;
+        while (r.find()) {
+            assertTrue(tags.contains(r.group(1)), "alerts-test.yml uses reason=\"" + r.group(1)
+                    + "\", which the stages never emit (StageMetrics.FailureReason: " + tags + ")");
+            seen++;
+        }
+        assertTrue(seen > 0, "alerts-test.yml has no failure reason to check");
     }
 
     @Test

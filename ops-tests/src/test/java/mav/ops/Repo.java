@@ -184,7 +184,7 @@ final class Repo {
         return names;
     }
 
-    /** deploy/kafka/topics.txt: topic (with prefix) to [partitions, retention.ms]. */
+    /** deploy/kafka/topics.txt: topic (with prefix) to [partitions, retention.ms, segment.ms]. */
     static Map<String, long[]> composeTopics() {
         Map<String, long[]> topics = new LinkedHashMap<>();
         for (String line : read(root().resolve("deploy/kafka/topics.txt")).split("\n")) {
@@ -193,7 +193,8 @@ final class Repo {
                 continue;
             }
             String[] f = t.split("\\s+");
-            topics.put(DEFAULT_TOPIC_PREFIX + f[0], new long[] {Long.parseLong(f[1]), Long.parseLong(f[2])});
+            topics.put(DEFAULT_TOPIC_PREFIX + f[0],
+                    new long[] {Long.parseLong(f[1]), Long.parseLong(f[2]), Long.parseLong(f[3])});
         }
         return topics;
     }
