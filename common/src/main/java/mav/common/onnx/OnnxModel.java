@@ -90,10 +90,6 @@ public final class OnnxModel implements AutoCloseable {
         }
         switch (provider) {
             case CUDA -> o.addCUDA(0);
-            case TENSORRT -> {
-                o.addTensorrt(0);
-                o.addCUDA(0);
-            }
             case CPU -> { }
         }
         return o;
@@ -144,9 +140,8 @@ public final class OnnxModel implements AutoCloseable {
 
     /**
      * One call on zero inputs of the shapes the stage will use, before the service reports ready. Why: the first
-     * run of a session pays for memory planning and arena growth (and, on TensorRT, the engine build, which takes
-     * minutes), and a job should not; a model that loads but cannot run (a missing kernel, a GPU out of memory)
-     * fails here rather than on a user's job.
+     * run of a session pays for memory planning and arena growth, and a job should not; a model that loads but
+     * cannot run (a missing kernel, a GPU out of memory) fails here rather than on a user's job.
      */
     void warmUp() {
         long t0 = System.nanoTime();
