@@ -55,6 +55,8 @@ debootstrap --variant=minbase "$SUITE" "$DIR" "$MIRROR" >"$DIR.debootstrap.log" 
 say "root made in $((SECONDS - t0)) s ($(du -sh --one-file-system "$DIR" | cut -f1))"
 
 cp /etc/resolv.conf "$DIR/etc/resolv.conf"
+# what an installed system has and debootstrap leaves out: without it `localhost` does not resolve (kcat fails)
+printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$DIR/etc/hosts"
 # This machine's network may pass TLS through a proxy whose CA only this machine trusts: the root gets the same
 # local CAs (and the environment that points Node at them), or no registry would answer it. Nothing else is copied.
 cp -a /usr/local/share/ca-certificates/. "$DIR/usr/local/share/ca-certificates/" 2>/dev/null || true
