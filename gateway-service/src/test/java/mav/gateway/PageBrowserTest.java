@@ -55,7 +55,7 @@ class PageBrowserTest {
         ChromeOptions options = new ChromeOptions().setBinary(CHROMIUM.toFile());
         options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--autoplay-policy=no-user-gesture-required", "--window-size=1400,1100",
+                "--autoplay-policy=no-user-gesture-required", "--window-size=1400,1500",
                 "--user-data-dir=" + profile);
         ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile())
                 .usingAnyFreePort().build();
@@ -94,12 +94,26 @@ class PageBrowserTest {
 
         type("fps", "8");
         type("steps", "2");
-        browser.findElement(By.id("submit")).click();
-        wait.until(d -> !d.findElement(By.id("job-id")).getText().isEmpty());
-        assertTrue(fpsError.getText().isEmpty(), "the error is cleared on a good submission");
-        String id = browser.findElement(By.id("job-id")).getText();
-
         try (StagePlayer stages = new StagePlayer()) {
+            // a job that fails in the decoder: its stage turns red and the page shows the stage's reason
+            type("prompt", "a job the decoder refuses");
+            browser.findElement(By.id("submit")).click();
+            wait.until(d -> !d.findElement(By.id("job-id")).getText().isEmpty());
+            assertTrue(fpsError.getText().isEmpty(), "the error is cleared on a good submission");
+            String failing = browser.findElement(By.id("job-id")).getText();
+            stages.runUpTo(failing, StageName.DECODER);
+            stages.started(failing, StageName.DECODER);
+            stages.failed(failing, StageName.DECODER, "decoder model not loaded: models/decoder/1/model.onnx missing");
+            wait.until(d -> d.findElement(By.id("job-error")).getText()
+                    .equals("failed in decoder: decoder model not loaded: models/decoder/1/model.onnx missing"));
+            assertTrue(stageClass(StageName.DECODER).contains("failed"));
+
+            type("prompt", "a red fox running through snow");
+            browser.findElement(By.id("submit")).click();
+            wait.until(d -> !d.findElement(By.id("job-id")).getText().isEmpty()
+                    && !d.findElement(By.id("job-id")).getText().equals(failing));
+            String id = browser.findElement(By.id("job-id")).getText();
+            assertTrue(browser.findElement(By.id("job-error")).getAttribute("hidden") != null);
             stages.started(id, StageName.PRIOR);
             stages.progress(id, StageName.PRIOR, 1, 2);
             wait.until(d -> stageText(StageName.PRIOR).equals("step 1/2") && barWidth(StageName.PRIOR) > 0);
@@ -114,7 +128,11 @@ class PageBrowserTest {
             wait.until(d -> stageClass(StageName.SR_LOW).contains("done"));
             stages.finish(id, new PromptRequest(id, "a red fox running through snow", null, null, 8, null,
                     Map.of("prior", 2, "decoder", 2, "interpolation", 2, "srLow", 2, "srHigh", 2)));
+            awaitVideoAndShoot(id);
         }
+    }
+
+    private void awaitVideoAndShoot(String id) throws Exception {
         wait.until(d -> "768".equals(js("var v = document.getElementById('player');"
                 + " return v.readyState >= 1 ? String(v.videoWidth) : null;")));
         assertEquals("768", js("return String(document.getElementById('player').videoHeight);"));

@@ -17,6 +17,7 @@ import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.response.Response;
+import jakarta.inject.Inject;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.net.URI;
@@ -59,6 +60,10 @@ class VideosApiTest {
 
     @TestHTTPResource("/")
     URL base;
+    @Inject
+    JobIndex index;
+    @Inject
+    GatewayConfig config;
 
     @BeforeAll
     static void player() {
@@ -328,6 +333,38 @@ class VideosApiTest {
         // no stage consumes here, so every prompt published is lag of the prior's group
         assertTrue(((Number) st.get(0).get("lag")).intValue() >= 1, String.valueOf(st.get(0)));
         stages.failed(id, StageName.SR_LOW, "stopped by the test");
+    }
+
+    @Test
+    void anotherReplicaOrARestartRebuildsTheSameViewFromTheStatusStream() throws Exception {
+        String done = submitted("heidi-key", "finished before the restart");
+        stages.runUpTo(done, StageName.SR_HIGH);
+        stages.finish(done, PromptRequest.of(done, "finished before the restart"));
+        String failed = submitted("heidi-key", "failed before the restart");
+        stages.failed(failed, StageName.PRIOR, "prompt has 41 tokens, at most 30");
+        await().atMost(WAIT).until(() -> "failed".equals(job("heidi-key", failed).get("status")));
+        await().atMost(WAIT).until(() -> "completed".equals(job("heidi-key", done).get("status")));
+
+        // a second index, as a new replica or this one after a restart builds it: nothing but the stream
+        JobIndex replica = new JobIndex();
+        replica.config = config;
+        replica.bootstrap = ConfigProvider.getConfig().getValue("kafka.bootstrap.servers", String.class);
+        replica.onStart(null);
+        try {
+            await().atMost(WAIT).until(replica::caughtUp);
+            for (String id : List.of(done, failed)) {
+                Job.JobView here = index.find(id).orElseThrow();
+                Job.JobView there = replica.find(id).orElseThrow();
+                assertEquals(here.status(), there.status(), id);
+                assertEquals(here.owner(), there.owner(), id);
+                assertEquals(here.request(), there.request(), id);
+                assertEquals(here.stages(), there.stages(), id);
+                assertEquals(here.createdAt(), there.createdAt(), id);
+            }
+            assertEquals(Caller.ownerOf("heidi-key"), replica.find(done).orElseThrow().owner());
+        } finally {
+            replica.onStop(null);
+        }
     }
 
     @Test
