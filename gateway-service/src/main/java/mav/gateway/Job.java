@@ -126,7 +126,8 @@ final class Job {
                 sum += Math.min(1.0, s.step() / (double) s.totalSteps());
             }
         }
-        return (int) Math.floor(sum * 100 / StageName.values().length);
+        // 100 is for a completed job only: sr-high's last step is still followed by encoding and storing
+        return Math.min(99, (int) Math.floor(sum * 100 / StageName.values().length));
     }
 
     /** The failed stage, or null. */

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import mav.common.event.EventCodec;
@@ -17,6 +18,7 @@ import mav.common.event.StatusEvent;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -56,10 +58,7 @@ public class JobPublisher {
         }
     }
 
-    /**
-     * Publishes a submitted job: its queued status first (the prior may start before a later status arrived, as
-     * {@code ./mav submit} does it), then the prompt; returns the status record for the local view.
-     */
+    /** Publishes a submitted job: its queued status and its prompt; returns the status record for the local view. */
     public ProducerRecord<String, String> submit(PromptRequest request, String owner) {
         StatusEvent queued = StatusEvent.of(request.jobId(), "prior", StatusEvent.State.QUEUED,
                 "submitted through the gateway");
@@ -71,8 +70,13 @@ public class JobPublisher {
         }
         ProducerRecord<String, String> status = new ProducerRecord<>(topic("status"), null, request.jobId(),
                 EventCodec.toJson(queued), headers);
-        send(status);
-        send(new ProducerRecord<>(topic("prompts"), request.jobId(), EventCodec.toJson(request)));
+        // both in one round trip: the view ignores a queued status that arrives after the prior's first one
+        ProducerRecord<String, String> prompt = new ProducerRecord<>(topic("prompts"), request.jobId(),
+                EventCodec.toJson(request));
+        Future<RecordMetadata> queuedSent = producer.send(status);
+        Future<RecordMetadata> promptSent = producer.send(prompt);
+        await(status, queuedSent);
+        await(prompt, promptSent);
         return status;
     }
 
@@ -88,8 +92,12 @@ public class JobPublisher {
     }
 
     private void send(ProducerRecord<String, String> r) {
+        await(r, producer.send(r));
+    }
+
+    private static void await(ProducerRecord<String, String> r, Future<RecordMetadata> sent) {
         try {
-            producer.send(r).get(ACK_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            sent.get(ACK_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new PublishException("job " + r.key() + ": interrupted while publishing to " + r.topic(), e);

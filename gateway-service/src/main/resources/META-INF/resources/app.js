@@ -113,6 +113,7 @@ buildStages();
 
 function follow(job) {
   if (current && current.stream) current.stream.abort();
+  history.replaceState(null, '', '#' + encodeURIComponent(job.id));
   current = { id: job.id, stream: new AbortController(), job: null, receivedAt: 0 };
   $('job').hidden = false;
   $('player').hidden = true;
@@ -269,6 +270,16 @@ function refreshAll() {
   refreshGallery();
   refreshStages();
 }
+
+// /#<job id> opens that job, so a job's page can be shared or bookmarked
+async function followFromHash() {
+  const id = decodeURIComponent(location.hash.slice(1));
+  if (!id || (current && current.id === id)) return;
+  const { res, body } = await api('/v1/videos/' + encodeURIComponent(id));
+  if (res.ok) follow(body);
+}
+window.addEventListener('hashchange', followFromHash);
 refreshAll();
+followFromHash();
 setInterval(refreshStages, 5000);
 setInterval(refreshGallery, 15000);
