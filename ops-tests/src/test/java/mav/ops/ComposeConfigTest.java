@@ -105,6 +105,22 @@ class ComposeConfigTest {
                 assertTrue(args.path("EXTRA_APT_PACKAGES").asText().contains("ffmpeg"), where + ": needs ffmpeg");
             }
         }
+        Repo.Gateway gateway = Repo.gateway();
+        String where = (gpuHost ? "gpu" : "cpu") + " compose: " + gateway.service();
+        JsonNode gw = active.get(gateway.service());
+        assertNotNull(gw, where + ": not running");
+        JsonNode gwEnv = gw.path("environment");
+        assertEquals(String.valueOf(gateway.port()), gwEnv.path("QUARKUS_HTTP_PORT").asText(), where + ": port");
+        assertEquals("kafka:9092", gwEnv.path("KAFKA_BOOTSTRAP_SERVERS").asText(), where);
+        assertEquals("http://minio:9000", gwEnv.path("MAV_S3_ENDPOINT").asText(), where);
+        assertEquals(active.get("minio-init").path("environment").path("MAV_S3_ACCESS_KEY").asText(),
+                gwEnv.path("MAV_S3_ACCESS_KEY").asText(), where + ": not the S3 user minio-init creates (root login?)");
+        assertFalse(reservesGpu(gw), where + ": reserves a GPU");
+        assertEquals("jvm", gw.path("build").path("args").path("VARIANT").asText(), where + ": build arg VARIANT");
+        assertEquals(gateway.service(), gw.path("build").path("args").path("SERVICE").asText(), where + ": SERVICE");
+        assertEquals(String.valueOf(gateway.port()), gw.path("build").path("args").path("HTTP_PORT").asText(),
+                where + ": build arg HTTP_PORT");
+        assertTrue(gw.path("healthcheck").path("test").toString().contains("/q/health/ready"), where + ": healthcheck");
         if (!gpuHost) {
             active.forEach((name, s) -> assertFalse(reservesGpu(s), "cpu compose: " + name + " reserves a GPU"));
         }

@@ -66,6 +66,9 @@ class DeployFilesTest {
             String target = stage.service() + ":" + stage.port();
             assertEquals("/q/metrics", targets.get(target), "Prometheus target " + target);
         }
+        Repo.Gateway gateway = Repo.gateway();
+        assertEquals("/q/metrics", targets.get(gateway.service() + ":" + gateway.port()),
+                "Prometheus target " + gateway.service() + ":" + gateway.port());
         assertTrue(targets.containsKey("kafka-exporter:9308"), "kafka exporter not scraped");
         assertTrue(targets.containsKey("dcgm-exporter:9400"), "DCGM exporter not scraped");
     }
@@ -117,6 +120,14 @@ class DeployFilesTest {
             assertTrue(text.contains("deploy/docker/Dockerfile"), readme + " does not point at the shared Dockerfile");
             assertTrue(text.contains("HTTP_PORT=" + stage.port()), readme + " has the wrong port");
         }
+        Repo.Gateway gateway = Repo.gateway();
+        String readme = Repo.read(ROOT.resolve(gateway.service()).resolve("src/main/docker/README.md"));
+        assertTrue(readme.contains("deploy/docker/Dockerfile") && readme.contains("HTTP_PORT=" + gateway.port()),
+                gateway.service() + "/src/main/docker/README.md: the shared Dockerfile and port " + gateway.port());
+        assertTrue(dockerfile.contains("test \"${SERVICE}\" != " + gateway.service()),
+                "deploy/docker/Dockerfile must refuse a GPU build of " + gateway.service() + " (it runs no model)");
+        assertTrue(Repo.architecture().contains("## Gateway (" + gateway.service() + ", port " + gateway.port() + ")"),
+                "docs/architecture.md's Gateway section names another port than " + gateway.source());
     }
 
     /**
@@ -151,14 +162,15 @@ class DeployFilesTest {
                 "docs/operations.md does not state when jobs/ objects expire");
     }
 
-    /** The guide's credential steps create both Secrets the manifests reference, with the keys they read. */
+    /** The guide's credential steps create the Secrets the manifests reference, with the keys they read. */
     @Test
     void theGuideCreatesTheSecretsTheManifestsRead() {
         String guide = Repo.read(ROOT.resolve("docs/operations.md"));
-        for (String secret : List.of("mav-minio-root", "mav-s3")) {
+        for (String secret : List.of("mav-minio-root", "mav-s3", "mav-gateway-keys")) {
             assertTrue(guide.contains("create secret generic " + secret), "docs/operations.md does not create " + secret);
         }
-        for (String key : List.of("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "MAV_S3_ACCESS_KEY", "MAV_S3_SECRET_KEY")) {
+        for (String key : List.of("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "MAV_S3_ACCESS_KEY", "MAV_S3_SECRET_KEY",
+                "MAV_GATEWAY_API_KEYS")) {
             assertTrue(guide.contains("--from-literal=" + key + "="), "docs/operations.md: key " + key);
         }
     }

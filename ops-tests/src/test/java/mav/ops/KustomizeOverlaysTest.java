@@ -32,6 +32,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -337,6 +338,19 @@ class KustomizeOverlaysTest {
             scraped = true;
         }
         assertTrue(scraped, overlay + ": no PodMonitor scrapes the stages");
+        Deployment gateway = m.one(Deployment.class, Repo.gateway().service());
+        List<JsonNode> gatewayMonitors = m.custom("PodMonitor").stream().filter(pm -> {
+            Map<String, String> labels = new HashMap<>();
+            pm.path("spec").path("selector").path("matchLabels").fields()
+                    .forEachRemaining(e -> labels.put(e.getKey(), e.getValue().asText()));
+            return selects(labels, gateway);
+        }).toList();
+        assertEquals(1, gatewayMonitors.size(), overlay + ": PodMonitors scraping the gateway");
+        for (JsonNode ep : gatewayMonitors.get(0).path("spec").path("podMetricsEndpoints")) {
+            assertEquals("/q/metrics", ep.path("path").asText(), overlay + ": gateway metrics path");
+            assertNotNull(containerPort(gateway, new IntOrString(ep.path("port").asText())),
+                    overlay + ": the gateway has no port " + ep.path("port").asText());
+        }
         assertTrue(m.custom("PodMonitor").stream().anyMatch(pm -> pm.path("spec").path("selector").path("matchLabels")
                         .path("strimzi.io/name").asText().endsWith("kafka-exporter")),
                 overlay + ": no PodMonitor for the Kafka exporter");
@@ -459,6 +473,89 @@ class KustomizeOverlaysTest {
                     overlay + ": a lifecycle rule without prefix would expire videos/ too");
         }
         assertTrue(expiresJobs, overlay + ": no enabled rule expiring jobs/");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"cpu", "gpu"})
+    void theGatewayRunsTwoReplicasBehindItsServiceWithProbesConfigAndKeys(String overlay) {
+        Manifests m = manifests(overlay);
+        Repo.Gateway gw = Repo.gateway();
+        String where = overlay + ": " + gw.service() + " (expected from " + gw.source() + ")";
+        Deployment d = m.one(Deployment.class, gw.service());
+        Container c = stageContainer(d);
+        ContainerPort http = c.getPorts().stream().filter(p -> "http".equals(p.getName())).findFirst()
+                .orElseThrow(() -> new AssertionError(where + ": no container port named http"));
+        assertEquals(gw.port(), http.getContainerPort(), where + ": container port");
+        assertEquals(String.valueOf(gw.port()), env(c, "QUARKUS_HTTP_PORT"), where + ": QUARKUS_HTTP_PORT");
+        Map<String, String> podLabels = d.getSpec().getTemplate().getMetadata().getLabels();
+        assertFalse("stage".equals(podLabels.get("app.kubernetes.io/component")),
+                where + ": labelled as a stage (the stages' NetworkPolicy, PodMonitor and overlay patches would pick it)");
+        assertFalse(podLabels.containsKey("mav.io/stage"), where + ": carries mav.io/stage");
+
+        assertTrue(d.getSpec().getReplicas() != null && d.getSpec().getReplicas() >= 2,
+                where + ": replicas " + d.getSpec().getReplicas() + "; one replica closes the door on every rollout");
+        assertTrue(m.customByName("ScaledObject").values().stream().noneMatch(so -> gw.service().equals(
+                so.path("spec").path("scaleTargetRef").path("name").asText())), where + ": a ScaledObject targets it");
+
+        List<Service> services = m.all(Service.class).stream().filter(s -> selects(s.getSpec().getSelector(), d))
+                .toList();
+        assertEquals(1, services.size(), where + ": Services selecting it: " + names(services));
+        Service svc = services.get(0);
+        assertEquals(gw.service(), svc.getMetadata().getName(), where + ": Service name");
+        ServicePort sp = svc.getSpec().getPorts().stream().filter(p -> p.getPort() == gw.port()).findFirst()
+                .orElseThrow(() -> new AssertionError(where + ": Service has no port " + gw.port()));
+        ContainerPort target = containerPort(d, sp.getTargetPort());
+        assertNotNull(target, where + ": Service port " + gw.port() + " targets nothing");
+        assertEquals(gw.port(), target.getContainerPort(), where + ": Service targets the wrong container port");
+
+        assertProbe(where + " startupProbe", c.getStartupProbe(), "/q/health/started", d);
+        assertProbe(where + " readinessProbe", c.getReadinessProbe(), "/q/health/ready", d);
+        assertProbe(where + " livenessProbe", c.getLivenessProbe(), "/q/health/live", d);
+
+        // The shared settings come from mav-config key by key; the whole map would bring MAV_MODELS_S3_URI, and
+        // the image's entrypoint would mirror every model into a service that loads none.
+        ConfigMap config = m.one(ConfigMap.class, "mav-config");
+        Stream.ofNullable(c.getEnvFrom()).flatMap(List::stream).forEach(e -> assertTrue(e.getConfigMapRef() == null,
+                where + ": envFrom ConfigMap " + (e.getConfigMapRef() == null ? "" : e.getConfigMapRef().getName())));
+        for (String key : List.of("KAFKA_BOOTSTRAP_SERVERS", "MAV_TOPIC_PREFIX", "MAV_S3_ENDPOINT", "MAV_S3_BUCKET")) {
+            EnvVar e = c.getEnv().stream().filter(v -> key.equals(v.getName())).findFirst()
+                    .orElseThrow(() -> new AssertionError(where + ": no env " + key));
+            var ref = e.getValueFrom() == null ? null : e.getValueFrom().getConfigMapKeyRef();
+            assertTrue(ref != null && "mav-config".equals(ref.getName()) && key.equals(ref.getKey()),
+                    where + ": env " + key + " is not mav-config's " + key);
+            assertTrue(config.getData().containsKey(key), overlay + ": mav-config has no " + key);
+        }
+        assertNull(env(c, "MAV_MODELS_S3_URI"), where + ": MAV_MODELS_S3_URI makes the entrypoint sync models");
+        assertTrue(Stream.ofNullable(c.getEnvFrom()).flatMap(List::stream).anyMatch(e -> e.getSecretRef() != null
+                && "mav-s3".equals(e.getSecretRef().getName())), where + ": no envFrom Secret mav-s3");
+        EnvVar keys = c.getEnv().stream().filter(v -> "MAV_GATEWAY_API_KEYS".equals(v.getName())).findFirst()
+                .orElseThrow(() -> new AssertionError(where + ": no MAV_GATEWAY_API_KEYS: the gateway would be open"));
+        var keyRef = keys.getValueFrom() == null ? null : keys.getValueFrom().getSecretKeyRef();
+        assertTrue(keyRef != null && "mav-gateway-keys".equals(keyRef.getName())
+                        && "MAV_GATEWAY_API_KEYS".equals(keyRef.getKey()),
+                where + ": MAV_GATEWAY_API_KEYS does not come from Secret mav-gateway-keys");
+        assertFalse(Boolean.TRUE.equals(keyRef.getOptional()),
+                where + ": an optional key Secret lets the gateway start open when the Secret is missing");
+
+        Map<String, Quantity> requests = c.getResources().getRequests();
+        Map<String, Quantity> limits = c.getResources().getLimits();
+        for (String r : List.of("cpu", "memory")) {
+            assertTrue(requests.containsKey(r) && limits.containsKey(r), where + ": no " + r + " request or limit");
+            assertTrue(Quantity.getAmountInBytes(requests.get(r)).compareTo(Quantity.getAmountInBytes(limits.get(r)))
+                    <= 0, where + ": " + r + " request above limit");
+        }
+        Set<String> envNames = new HashSet<>();
+        for (EnvVar e : c.getEnv()) {
+            assertTrue(envNames.add(e.getName()), where + ": env " + e.getName() + " set twice");
+        }
+        assertFalse(c.getImage().endsWith("-gpu"), where + ": the gateway runs the JVM image");
+        assertFalse(limits.containsKey("nvidia.com/gpu") || requests.containsKey("nvidia.com/gpu"),
+                where + ": the gateway needs no GPU");
+
+        Map<String, Integer> partitions = topicPartitions(m);
+        for (String topic : gw.topics()) {
+            assertTrue(partitions.containsKey(topic), where + ": no KafkaTopic for " + topic);
+        }
     }
 
     // ------------------------------------------------------------------ helpers

@@ -38,7 +38,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * What the rendered overlays promise a cluster operator: every pod meets the Restricted Pod Security Standard
  * (and the namespace enforces it), no pod gets a Kubernetes token, the stages reach only Kafka and S3 and are
- * reached only by Prometheus, voluntary evictions take one stage pod at a time, GPU rollouts need no spare GPU,
+ * reached only by Prometheus, the gateway (the one door from outside) is reached by anyone on its port only and
+ * keeps a replica serving through a drain, voluntary evictions take one stage pod at a time, GPU rollouts need no spare GPU,
  * models are pinned per stage, and only the setup job holds MinIO's root login.
  */
 class PodSecurityAndIsolationTest {
@@ -243,27 +244,11 @@ class PodSecurityAndIsolationTest {
             NetworkPolicy p = policies.get(0);
             assertEquals(Set.of("Ingress", "Egress"), Set.copyOf(p.getSpec().getPolicyTypes()), where + ": policy types");
 
-            Set<String> egress = new TreeSet<>();
-            for (NetworkPolicyEgressRule rule : p.getSpec().getEgress()) {
-                for (NetworkPolicyPeer peer : rule.getTo()) {
-                    assertNull(peer.getIpBlock(), where + ": egress to an ipBlock");
-                    assertNotNull(peer.getPodSelector(), where + ": egress to whole namespaces");
-                    for (NetworkPolicyPort port : rule.getPorts()) {
-                        egress.add(peer.getPodSelector().getMatchLabels() + ":" + port.getPort().getValue());
-                    }
-                }
-            }
-            Map<String, String> minioLabels = m.one(Deployment.class, "minio").getSpec().getTemplate().getMetadata()
-                    .getLabels();
-            assertTrue(egress.stream().anyMatch(e -> e.contains("strimzi.io/cluster=mav") && e.endsWith(":9092")),
-                    where + ": no egress to the Kafka brokers: " + egress);
-            assertTrue(egress.stream().anyMatch(e -> e.contains("app.kubernetes.io/name=" + minioLabels
-                    .get("app.kubernetes.io/name")) && e.endsWith(":9000")), where + ": no egress to MinIO: " + egress);
-            assertTrue(egress.stream().allMatch(e -> e.endsWith(":9092") || e.endsWith(":9000") || e.endsWith(":53")),
-                    where + ": egress beyond Kafka, S3 and DNS: " + egress);
+            assertEgressOnlyToKafkaS3AndDns(m, p, where);
 
             assertEquals(1, p.getSpec().getIngress().size(), where + ": ingress rules");
             var ingress = p.getSpec().getIngress().get(0);
+            assertFalse(ingress.getFrom() == null || ingress.getFrom().isEmpty(), where + ": ingress from anywhere");
             assertTrue(ingress.getFrom().stream().allMatch(f -> f.getNamespaceSelector() != null
                             && "monitoring".equals(f.getNamespaceSelector().getMatchLabels().get("kubernetes.io/metadata.name"))
                             && f.getPodSelector() == null),
@@ -280,11 +265,74 @@ class PodSecurityAndIsolationTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"cpu", "gpu"})
+    void theGatewayKeepsOneReplicaServingThroughADrain(String overlay) {
+        Manifests m = KustomizeOverlaysTest.manifests(overlay);
+        Deployment d = m.one(Deployment.class, Repo.gateway().service());
+        Map<String, String> podLabels = d.getSpec().getTemplate().getMetadata().getLabels();
+        List<PodDisruptionBudget> pdbs = m.all(PodDisruptionBudget.class).stream()
+                .filter(p -> podLabels.entrySet().containsAll(p.getSpec().getSelector().getMatchLabels().entrySet()))
+                .toList();
+        String where = overlay + ": " + d.getMetadata().getName();
+        assertEquals(1, pdbs.size(), where + ": PodDisruptionBudgets selecting it");
+        PodDisruptionBudget pdb = pdbs.get(0);
+        int replicas = d.getSpec().getReplicas();
+        int unavailable = pdb.getSpec().getMaxUnavailable() != null ? pdb.getSpec().getMaxUnavailable().getIntVal()
+                : replicas - pdb.getSpec().getMinAvailable().getIntVal();
+        assertTrue(unavailable >= 1, where + ": the budget forbids every eviction, so it blocks node drains");
+        assertTrue(unavailable < replicas, where + ": the budget lets a drain take all " + replicas + " replicas");
+        var rolling = d.getSpec().getStrategy().getRollingUpdate();
+        assertEquals(0, rolling.getMaxUnavailable().getIntVal(), where + ": a rollout must not lower serving replicas");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"cpu", "gpu"})
+    void onlyTheGatewayIsReachableFromOutsideAndOnlyOnItsPort(String overlay) {
+        Manifests m = KustomizeOverlaysTest.manifests(overlay);
+        Deployment d = m.one(Deployment.class, Repo.gateway().service());
+        Map<String, String> labels = d.getSpec().getTemplate().getMetadata().getLabels();
+        String where = overlay + ": " + d.getMetadata().getName();
+        List<NetworkPolicy> policies = m.all(NetworkPolicy.class).stream()
+                .filter(p -> labels.entrySet().containsAll(p.getSpec().getPodSelector().getMatchLabels().entrySet()))
+                .toList();
+        assertEquals(1, policies.size(), where + ": NetworkPolicies selecting it");
+        NetworkPolicy p = policies.get(0);
+        assertEquals(Set.of("Ingress", "Egress"), Set.copyOf(p.getSpec().getPolicyTypes()), where + ": policy types");
+        assertEgressOnlyToKafkaS3AndDns(m, p, where);
+        assertEquals(1, p.getSpec().getIngress().size(), where + ": ingress rules");
+        var ingress = p.getSpec().getIngress().get(0);
+        assertTrue(ingress.getFrom() == null || ingress.getFrom().isEmpty(),
+                where + ": the front door must admit clients from anywhere, not only " + ingress.getFrom());
+        assertEquals(List.of("http"), ingress.getPorts().stream().map(port -> port.getPort().getStrVal()).toList(),
+                where + ": ingress on ports other than http");
+        assertEquals(Repo.gateway().port(), KustomizeOverlaysTest.containerPort(d,
+                ingress.getPorts().get(0).getPort()).getContainerPort(), where + ": the admitted port");
+
+        // Every other policy that admits traffic without naming its source would open more than the gateway.
+        for (NetworkPolicy other : m.all(NetworkPolicy.class)) {
+            if (other == p || other.getSpec().getIngress() == null) {
+                continue;
+            }
+            for (var rule : other.getSpec().getIngress()) {
+                assertFalse(rule.getFrom() == null || rule.getFrom().isEmpty(), overlay + ": NetworkPolicy "
+                        + other.getMetadata().getName() + " admits ingress from anywhere; only the gateway may");
+            }
+        }
+        NetworkPolicy minio = m.one(NetworkPolicy.class, "minio");
+        assertTrue(minio.getSpec().getIngress().stream().flatMap(r -> r.getFrom().stream())
+                        .anyMatch(f -> f.getPodSelector() != null && f.getNamespaceSelector() == null
+                                && labels.entrySet().containsAll(f.getPodSelector().getMatchLabels().entrySet())),
+                overlay + ": MinIO does not admit the gateway, which streams the videos from it");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"cpu", "gpu"})
     void onlyTheSetupJobHoldsTheRootLoginAndTheStagesTheirOwnUser(String overlay) {
         Manifests m = KustomizeOverlaysTest.manifests(overlay);
         assertTrue(m.all(Secret.class).isEmpty(), overlay + ": the kustomization renders Secrets, which `kubectl "
                 + "apply -k` would write over the ones the operator created: " + m.all(Secret.class).stream()
                 .map(s -> s.getMetadata().getName()).toList());
+        Set<String> stageDeployments = new TreeSet<>();
+        Repo.stages().forEach(st -> stageDeployments.add("Deployment/" + st.service()));
         pods(m).forEach((name, pod) -> {
             Set<String> secrets = new TreeSet<>();
             for (Container c : pod.getContainers()) {
@@ -298,8 +346,12 @@ class PodSecurityAndIsolationTest {
             }
             boolean mayHoldRoot = name.equals("Deployment/minio") || name.equals("Job/minio-setup");
             assertEquals(mayHoldRoot, secrets.contains("mav-minio-root"), overlay + ": " + name + " and the root login");
-            if (name.startsWith("Deployment/") && name.endsWith("-service")) {
+            if (stageDeployments.contains(name)) {
                 assertEquals(Set.of("mav-s3"), secrets, overlay + ": " + name + " secrets");
+            }
+            if (name.equals("Deployment/" + Repo.gateway().service())) {
+                // The stages' S3 user (it reads and deletes videos in the bucket mav) and its API keys.
+                assertEquals(Set.of("mav-s3", "mav-gateway-keys"), secrets, overlay + ": " + name + " secrets");
             }
         });
         Job setup = m.one(Job.class, "minio-setup");
@@ -342,5 +394,27 @@ class PodSecurityAndIsolationTest {
             assertTrue(grace > maxJobSeconds, where + ": terminationGracePeriodSeconds " + grace
                     + " does not cover mav.max-job-seconds " + maxJobSeconds + " (the drain deadline)");
         }
+    }
+
+    /** Egress of {@code p}: to the Kafka brokers on 9092, to MinIO on 9000, to DNS, nothing else. */
+    static void assertEgressOnlyToKafkaS3AndDns(Manifests m, NetworkPolicy p, String where) {
+        Set<String> egress = new TreeSet<>();
+        for (NetworkPolicyEgressRule rule : p.getSpec().getEgress()) {
+            for (NetworkPolicyPeer peer : rule.getTo()) {
+                assertNull(peer.getIpBlock(), where + ": egress to an ipBlock");
+                assertNotNull(peer.getPodSelector(), where + ": egress to whole namespaces");
+                for (NetworkPolicyPort port : rule.getPorts()) {
+                    egress.add(peer.getPodSelector().getMatchLabels() + ":" + port.getPort().getValue());
+                }
+            }
+        }
+        Map<String, String> minioLabels = m.one(Deployment.class, "minio").getSpec().getTemplate().getMetadata()
+                .getLabels();
+        assertTrue(egress.stream().anyMatch(e -> e.contains("strimzi.io/cluster=mav") && e.endsWith(":9092")),
+                where + ": no egress to the Kafka brokers: " + egress);
+        assertTrue(egress.stream().anyMatch(e -> e.contains("app.kubernetes.io/name=" + minioLabels
+                .get("app.kubernetes.io/name")) && e.endsWith(":9000")), where + ": no egress to MinIO: " + egress);
+        assertTrue(egress.stream().allMatch(e -> e.endsWith(":9092") || e.endsWith(":9000") || e.endsWith(":53")),
+                where + ": egress beyond Kafka, S3 and DNS: " + egress);
     }
 }

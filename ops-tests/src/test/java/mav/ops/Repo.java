@@ -19,7 +19,7 @@ import java.util.regex.Pattern;
 /**
  * The repository under test and the contract the deployment files must follow: stage ports, input topics and
  * consumer groups, read from each service's {@code application.properties} when it exists and otherwise from
- * the tables of {@code docs/architecture.md}.
+ * the tables of {@code docs/architecture.md}; the gateway's name and port from its own application.properties.
  */
 final class Repo {
 
@@ -42,7 +42,37 @@ final class Repo {
         }
     }
 
+    /**
+     * The HTTP gateway: not a stage (no input topic, no consumer group, no autoscaler), but deployed beside them;
+     * {@code topics} are the topics docs/architecture.md names it on (it produces to them or reads them).
+     */
+    record Gateway(String service, int port, Set<String> topics, String source) {
+    }
+
     private Repo() {
+    }
+
+    /** gateway-service as its application.properties names it and docs/architecture.md's topic table wires it. */
+    static Gateway gateway() {
+        Path props = root().resolve("gateway-service/src/main/resources/application.properties");
+        Properties p = load(props);
+        Properties none = new Properties();
+        String name = resolve(p.getProperty("quarkus.application.name"), p, none);
+        String port = resolve(p.getProperty("quarkus.http.port"), p, none);
+        if (name == null || port == null) {
+            throw new IllegalStateException(props + ": quarkus.application.name or quarkus.http.port missing");
+        }
+        Set<String> topics = new java.util.TreeSet<>();
+        for (String line : architecture().split("\n")) {
+            Matcher m = TOPIC_ROW.matcher(line);
+            if (m.find() && line.contains(name.trim())) {
+                topics.add(m.group(1));
+            }
+        }
+        if (topics.isEmpty()) {
+            throw new IllegalStateException("docs/architecture.md's topic table names no topic of " + name);
+        }
+        return new Gateway(name.trim(), Integer.parseInt(port.trim()), topics, root().relativize(props).toString());
     }
 
     static Path root() {
