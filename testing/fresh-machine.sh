@@ -92,7 +92,7 @@ run_step test "$TEST"
 
 mp4=$(tail -1 "$DIR.generate.log")
 echo
-say "summary ($(date -u +%Y-%m-%dT%H:%MZ), Debian $SUITE minbase, $(nproc) cores, commit $(git -C "$REPO" rev-parse --short HEAD))"
+say "summary ($(date -u +%Y-%m-%dT%H:%MZ), Debian $SUITE minbase, $(nproc) cores, commit $(git -C "$DIR/root/mav" rev-parse --short HEAD))"
 ok=true
 while IFS='|' read -r name cmd secs rc; do
   printf '  %-8s %4d s  exit %d   %s\n' "$name" "$secs" "$rc" "$cmd"

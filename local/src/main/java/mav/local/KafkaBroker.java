@@ -35,8 +35,12 @@ final class KafkaBroker {
         this.controllerPort = controllerPort;
     }
 
+    /**
+     * 127.0.0.1, not localhost: where /etc/hosts also maps localhost to ::1 (Debian's default), a client may try
+     * the IPv6 address first, find nothing listening and give up (kcat's producer does).
+     */
     String bootstrap() {
-        return "localhost:" + port;
+        return "127.0.0.1:" + port;
     }
 
     ChildProcess process() {
@@ -91,7 +95,7 @@ final class KafkaBroker {
                 "node.id=1",
                 "controller.quorum.voters=1@127.0.0.1:" + controllerPort,
                 "listeners=PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort,
-                "advertised.listeners=PLAINTEXT://localhost:" + port,
+                "advertised.listeners=PLAINTEXT://127.0.0.1:" + port,
                 "controller.listener.names=CONTROLLER",
                 "inter.broker.listener.name=PLAINTEXT",
                 "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
