@@ -50,7 +50,7 @@ public class KafkaAndS3 implements QuarkusTestResourceLifecycleManager {
                     "node.id=1",
                     "controller.quorum.voters=1@127.0.0.1:" + controller,
                     "listeners=PLAINTEXT://127.0.0.1:" + kafka + ",CONTROLLER://127.0.0.1:" + controller,
-                    "advertised.listeners=PLAINTEXT://localhost:" + kafka,
+                    "advertised.listeners=PLAINTEXT://127.0.0.1:" + kafka,
                     "controller.listener.names=CONTROLLER",
                     "inter.broker.listener.name=PLAINTEXT",
                     "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
@@ -85,7 +85,7 @@ public class KafkaAndS3 implements QuarkusTestResourceLifecycleManager {
             processes.add(java("s3proxy", "org.gaul.s3proxy.Main", "--properties", s3Config.toString()));
             awaitPort(kafka, "Kafka", "kafka.log");
             awaitPort(s3, "S3Proxy", "s3proxy.log");
-            String bootstrap = "localhost:" + kafka;
+            String bootstrap = "127.0.0.1:" + kafka;
             String endpoint = "http://localhost:" + s3;
             createTopics(bootstrap);
             BlobStore.connect(endpoint, ACCESS_KEY, SECRET_KEY, BUCKET).ensureBucket();
