@@ -48,7 +48,8 @@ SELECTION_PROMPTS = ["a star that is yellow on a black background", "a fish swim
 SHEET_PROMPTS = ["a red star on a white background", "a square that is red on a gray background",
                  "a fish swimming right, blue"]
 SKIP = 5
-CANDIDATE_STRENGTHS = (1.0, 0.7, 0.5, 0.3)
+# 0.05 leaves one step, at t = 0: the keyframes' blend itself, what ↑F's later steps are measured against
+CANDIDATE_STRENGTHS = (1.0, 0.5, 0.3, 0.15, 0.05)
 # the slowest object of the world moves 0.05 frame-widths per second; the issue's target is 70 % of the world's speed
 MIN_SPEED = 0.7 * W.SPEED_RANGE[0]
 HALO_OFF = 0.3
@@ -180,10 +181,10 @@ def measure_video(clip, want, fps, skip=SKIP):
     sharp = sharpness(clip, fg_r, max(1, res // 64))
     hal = halo(clip, fg_r, bg, want["colour"], max(1, res // 32))
     # SR^t_l's 4×4 space-to-depth at 256² is a period of res/64 px at the final size; at 64² there is none
-    grid = grid_energy(clip, fg_r, bg, res // 64) if res >= 256 else np.full(f, np.nan)
+    grid = grid_energy(clip, fg_r, bg, res // 64) if res >= 256 else None
     row["sharp_ratio"] = float(np.nanmean(sharp[~keys]) / max(1e-6, np.nanmean(sharp[keys])))
     row["halo"] = float(hal.mean())
-    row["grid_levels"] = float(np.nanmean(grid))
+    row["grid_levels"] = None if grid is None else float(np.nanmean(grid))
     return row
 
 
@@ -202,7 +203,9 @@ def summarise(rows):
                 s[key + "_ci95"] = E.wilson(sum(flat), len(flat))
         for key in ("shape_share_keyframes", "shape_share_between", "area_ratio", "sharp_ratio", "halo",
                     "grid_levels", "flicker", "speed_fw_per_s"):
-            v = [r[key] for r in sub]
+            v = [r[key] for r in sub if r[key] is not None]
+            if not v:
+                continue
             s[key] = round(float(np.mean(v)), 3)
             s[key + "_range"] = [round(float(min(v)), 3), round(float(max(v)), 3)]
         s["longest_wrong_shape_max"] = max(r["longest_wrong_shape"] for r in sub)
@@ -240,8 +243,9 @@ def final_frames(pipe, emb, keys, state, fps, strength, until, steps):
 
 
 def select_strength(pipe, seeds, steps, fps=8.0, candidates=CANDIDATE_STRENGTHS):
-    """↑F's 64² output for each candidate on the same keyframes; the named-shape share over all 76 frames decides,
-    and of the candidates within 2 points of the best the largest strength wins (it leaves ↑F the most to draw)."""
+    """↑F's 64² output for each candidate on the same keyframes; the named-shape share over all 76 frames decides:
+    of the candidates within 2 points of the best, those whose in-between objects are within 10 % of the keyframes'
+    area (if any), the largest strength wins (it leaves ↑F the most to draw)."""
     seeds = E.check_seeds(seeds, "selection")
     rows = []
     for prompt in SELECTION_PROMPTS:
@@ -263,16 +267,19 @@ def select_strength(pipe, seeds, steps, fps=8.0, candidates=CANDIDATE_STRENGTHS)
         table[strength] = {k: round(float(np.mean([r[k] for r in sub])), 3)
                            for k in ("shape_share", "shape_share_between", "area_ratio", "sharp_ratio")}
     best = max(v["shape_share"] for v in table.values())
-    chosen = max(s for s, v in table.items() if v["shape_share"] >= best - 0.02)
+    near = [s for s, v in table.items() if v["shape_share"] >= best - 0.02]
+    sized = [s for s in near if abs(table[s]["area_ratio"] - 1) <= 0.1]
+    chosen = max(sized or near)
     return {"seeds": seeds, "prompts": SELECTION_PROMPTS, "table": {str(k): v for k, v in table.items()},
             "chosen": chosen, "rows": rows}
 
 
-def report(pipe, seeds, strengths, until, steps, fps=8.0, sheet_path=None):
-    """Rows for every prompt × report seed × strength, each strength on the same keyframes and noise."""
+def report(pipe, seeds, strengths, until, steps, fps=8.0, sheet_path=None, prompts=VIDEO_PROMPTS, log=None):
+    """Rows for every prompt × report seed × strength, each strength on the same keyframes and noise; each row is
+    also appended to `log` (JSON lines) as it is measured, so a run cut short keeps what it measured."""
     seeds = E.check_seeds(seeds, "report")
-    rows, sheet = [], {s: [] for s in strengths}
-    for prompt in VIDEO_PROMPTS:
+    rows, sheet = [], []
+    for prompt in prompts:
         want = W.caption_attributes(prompt)
         for seed in seeds:
             emb, keys, state = keyframes_for(pipe, prompt, seed, fps, steps)
@@ -285,26 +292,29 @@ def report(pipe, seeds, strengths, until, steps, fps=8.0, sheet_path=None):
                            seconds=round(time.time() - t0, 1))
                 rows.append(row)
                 print(json.dumps({k: v for k, v in row.items() if not isinstance(v, list)}), flush=True)
+                if log:
+                    with open(log, "a") as f:
+                        f.write(json.dumps(row) + "\n")
                 if prompt in SHEET_PROMPTS and seed == seeds[0]:
-                    sheet[strength].append(clip[:, :11])
+                    sheet.append(clip[:, :11])
     if sheet_path:
         write_sheet(sheet, sheet_path)
-    return {"seeds": seeds, "until": until, "fps": fps, "steps": steps, "prompts": VIDEO_PROMPTS,
+    return {"seeds": seeds, "until": until, "fps": fps, "steps": steps, "prompts": prompts,
             "summary": {str(s): summarise([r for r in rows if r["strength"] == s]) for s in strengths},
             "rows": rows}
 
 
 def write_sheet(sheet, path):
-    """Frames 0-10 side by side (keyframes 0, 5, 10 among them), one row per prompt and strength, at 128 px."""
+    """Frames 0-10 side by side (keyframes 0, 5, 10 among them), one row per prompt and strength in the order
+    measured, at 128 px."""
     from PIL import Image
     from .sample import to_uint8
     lines = []
-    for strength, clips in sheet.items():
-        for clip in clips:
-            small = downsample(clip, max(1, clip.shape[-1] // 128)) if clip.shape[-1] > 128 else \
-                np.kron(clip, np.ones((1, 1, 128 // clip.shape[-1], 128 // clip.shape[-1]), dtype=clip.dtype))
-            frames = to_uint8(torch.from_numpy(small)[None])
-            lines.append(np.concatenate([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255) for t in frames], 1))
+    for clip in sheet:
+        small = downsample(clip, max(1, clip.shape[-1] // 128)) if clip.shape[-1] > 128 else \
+            np.kron(clip, np.ones((1, 1, 128 // clip.shape[-1], 128 // clip.shape[-1]), dtype=clip.dtype))
+        frames = to_uint8(torch.from_numpy(small)[None])
+        lines.append(np.concatenate([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255) for t in frames], 1))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     Image.fromarray(np.concatenate(lines, 0)).save(path)
 
@@ -359,7 +369,9 @@ def main():
     p.add_argument("--until", default="sr_low", choices=["interpolator", "sr_low", "sr_high"])
     p.add_argument("--fps", type=float, default=8.0)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--sheet", default="../docs/img/full-video-frames.png")
+    p.add_argument("--prompts", nargs="+", default=VIDEO_PROMPTS, help="a subset of VIDEO_PROMPTS")
+    p.add_argument("--tag", default="video_eval", help="checkpoints/<tag>.json, .md, .jsonl (rows as measured)")
+    p.add_argument("--sheet", default="../docs/img/full-video-frames.png", help="'' for none")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     from .sample import STEPS, Pipeline
@@ -373,11 +385,15 @@ def main():
         return
     strengths = a.strengths or [pipe.inbetween_strength]
     t0 = time.time()
-    res = report(pipe, E.REPORT_SEEDS[:a.seeds], strengths, a.until, dict(STEPS), a.fps, a.sheet)
+    unknown = [q for q in a.prompts if q not in VIDEO_PROMPTS]
+    if unknown:
+        raise SystemExit(f"not in VIDEO_PROMPTS: {unknown}")
+    res = report(pipe, E.REPORT_SEEDS[:a.seeds], strengths, a.until, dict(STEPS), a.fps, a.sheet or None, a.prompts,
+                 os.path.join(a.checkpoints, a.tag + ".jsonl"))
     res["minutes"] = round((time.time() - t0) / 60, 1)
-    with open(os.path.join(a.checkpoints, "video_eval.json"), "w") as f:
+    with open(os.path.join(a.checkpoints, a.tag + ".json"), "w") as f:
         json.dump(res, f, indent=1)
-    with open(os.path.join(a.checkpoints, "video_eval.md"), "w") as f:
+    with open(os.path.join(a.checkpoints, a.tag + ".md"), "w") as f:
         f.write(markdown(res))
     print(markdown(res))
 
