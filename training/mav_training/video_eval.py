@@ -323,7 +323,7 @@ def markdown(res):
     """The full-video table: one column pair (seen, held-out) per strength."""
     strengths = list(res["summary"])
     pct = lambda v: "–" if v is None else f"{100 * v:.0f} %"
-    head = "| measure (95 % interval) | " + " | ".join(
+    head = "| measure (95 % interval or range over clips) | " + " | ".join(
         f"strength {s}: seen ({res['summary'][s]['seen_pairs']['clips']} clips) | strength {s}: held-out "
         f"({res['summary'][s]['held_out_pairs']['clips']} clips)" for s in strengths) + " |"
     lines = [head, "|---|" + "---|" * (2 * len(strengths))]
@@ -336,11 +336,13 @@ def markdown(res):
             ci = g.get(k + "_ci95")
             return pct(v) + (f" ({100 * ci[0]:.0f}–{100 * ci[1]:.0f})" if ci else "")
         rng = g.get(k + "_range")
+        if kind == "share":
+            return pct(v) + (f" ({100 * rng[0]:.0f}–{100 * rng[1]:.0f})" if rng else "")
         return f"{v:.3g}" + (f" ({rng[0]:.3g}–{rng[1]:.3g})" if rng else "")
     for k, label, kind in [
             ("shape_ok", "named shape, all frames (Wilson over frames)", "rate"),
-            ("shape_share_keyframes", "named shape, keyframes (mean of clips; range)", "num"),
-            ("shape_share_between", "named shape, in-between frames (mean of clips; range)", "num"),
+            ("shape_share_keyframes", "named shape, keyframes (mean of clips; range)", "share"),
+            ("shape_share_between", "named shape, in-between frames (mean of clips; range)", "share"),
             ("longest_wrong_shape_mean", "longest run without the named shape, frames (mean of clips)", "num"),
             ("longest_wrong_shape_max", "longest run without the named shape, frames (worst clip)", "num"),
             ("colour_ok", "colour right, all frames", "rate"), ("present", "object present, all frames", "rate"),
@@ -350,7 +352,8 @@ def markdown(res):
             ("direction_ok", "moves the named way, first → last frame (fish, arrows; over clips)", "rate"),
             ("moves_ok", f"… and at ≥ {MIN_SPEED:.3f} frame-widths/s (70 % of the world's slowest)", "rate"),
             ("speed_fw_per_s", "speed, frame-widths/s (world: 0.05–0.12)", "num"),
-            ("halo", f"halo: share of ring pixels > {HALO_OFF} off every background–object blend", "num"),
+            ("halo", f"halo: share of pixels near the outline > {HALO_OFF} off every background–object blend",
+             "share"),
             ("grid_levels", "background texture at SR^t_l's 4-px period (256²), RMS 8-bit levels", "num"),
             ("flicker", "background flicker, std of the border mean over frames, 8-bit levels", "num")]:
         cells = [cell(res["summary"][s][g], k, kind) for s in strengths for g in ("seen_pairs", "held_out_pairs")]
@@ -372,8 +375,16 @@ def main():
     p.add_argument("--prompts", nargs="+", default=VIDEO_PROMPTS, help="a subset of VIDEO_PROMPTS")
     p.add_argument("--tag", default="video_eval", help="checkpoints/<tag>.json, .md, .jsonl (rows as measured)")
     p.add_argument("--sheet", default="../docs/img/full-video-frames.png", help="'' for none")
+    p.add_argument("--markdown", action="store_true", help="sample nothing: rewrite checkpoints/<tag>.md")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    if a.markdown:
+        with open(os.path.join(a.checkpoints, a.tag + ".json")) as f:
+            res = json.load(f)
+        with open(os.path.join(a.checkpoints, a.tag + ".md"), "w") as f:
+            f.write(markdown(res))
+        print(markdown(res))
+        return
     from .sample import STEPS, Pipeline
     pipe = Pipeline(a.checkpoints)
     os.makedirs(a.checkpoints, exist_ok=True)
