@@ -338,6 +338,8 @@ def markdown(res):
         rng = g.get(k + "_range")
         if kind == "share":
             return pct(v) + (f" ({100 * rng[0]:.0f}–{100 * rng[1]:.0f})" if rng else "")
+        if kind == "permille":  # shares of a few per cent
+            return f"{100 * v:.1f} %" + (f" ({100 * rng[0]:.1f}–{100 * rng[1]:.1f})" if rng else "")
         return f"{v:.3g}" + (f" ({rng[0]:.3g}–{rng[1]:.3g})" if rng else "")
     for k, label, kind in [
             ("shape_ok", "named shape, all frames (Wilson over frames)", "rate"),
@@ -353,7 +355,7 @@ def markdown(res):
             ("moves_ok", f"… and at ≥ {MIN_SPEED:.3f} frame-widths/s (70 % of the world's slowest)", "rate"),
             ("speed_fw_per_s", "speed, frame-widths/s (world: 0.05–0.12)", "num"),
             ("halo", f"halo: share of pixels near the outline > {HALO_OFF} off every background–object blend",
-             "share"),
+             "permille"),
             ("grid_levels", "background texture at SR^t_l's 4-px period (256²), RMS 8-bit levels", "num"),
             ("flicker", "background flicker, std of the border mean over frames, 8-bit levels", "num")]:
         cells = [cell(res["summary"][s][g], k, kind) for s in strengths for g in ("seen_pairs", "held_out_pairs")]
