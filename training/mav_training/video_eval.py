@@ -2,7 +2,7 @@
 (evaluate.py judges D^t's 16 keyframes; this judges the video).
 
   python3 -m mav_training.video_eval --select-strength       # ↑F's inbetween_strength, chosen on SELECTION_SEEDS
-  python3 -m mav_training.video_eval --strengths 1.0 0.5     # report on REPORT_SEEDS: each setting on the same
+  python3 -m mav_training.video_eval --strengths 1.0 0.05    # report on REPORT_SEEDS: each setting on the same
                                                              # keyframes; --until sr_low (256², default) | sr_high
 
 Object measures read each final frame averaged down to 64² with the keyframe report's own classifiers
