@@ -5,10 +5,11 @@
 
 Steps: 1 tokenize and encode; 2 prior (DDIM, guidance: row 0 conditional, row 1 zero text condition); 3 decoder
 D^t: 16 keyframes at 64² (guidance with zero image embedding); 4 interpolator ↑F: skip 5 → 76 frames, unguided,
-keyframes pasted back; 5 SR^t_l to 256²; 6 SR_h to 768² per frame with the same initial noise for every frame;
+from the keyframes' linear blend noised to the manifest's `inbetween_strength` (SDEdit), keyframes pasted back; 5 SR^t_l to 256²; 6 SR_h to 768² per frame with the same initial noise for every frame;
 7 H.264 MP4 through the ffmpeg binary.
 """
 import argparse
+import json
 import os
 import subprocess
 import time
@@ -29,12 +30,43 @@ def scheduler_for(manifest_sched):
 
 def denoise(model_fn, sched, steps, x, progress=None):
     sched.set_timesteps(steps)
-    for i, t in enumerate(sched.timesteps):
+    return _loop(model_fn, sched, sched.timesteps, x, progress)
+
+
+def denoise_from(model_fn, sched, steps, strength, init, noise):
+    """From `init`, a clean estimate, noised with `noise` to the first of the timesteps `strength` leaves, denoised
+    over those (SDEdit, diffusers' img2img; Java's DenoisingLoop.runFrom)."""
+    sched.set_timesteps(steps)
+    timesteps = sched.timesteps_from(strength)
+    if not timesteps:
+        return init.clone()
+    return _loop(model_fn, sched, timesteps, sched.noised(init, noise, timesteps[0]), None)
+
+
+def _loop(model_fn, sched, timesteps, x, progress):
+    for i, t in enumerate(timesteps):
         out = model_fn(x, t)
         x, _ = sched.step(out, t, x, 0.0)
         if progress:
-            progress(i + 1, steps)
+            progress(i + 1, len(timesteps))
     return x
+
+
+def keyframe_blend(keys, skip):
+    """[b, c, k, h, w] → [b, c, (k − 1)·skip + 1, h, w]: the keyframes in their slots, each frame between two of
+    them their linear blend (Java's FrameInterpolator.keyframeBlend)."""
+    k = keys.shape[2]
+    pos = torch.arange((k - 1) * skip + 1)
+    i = (pos // skip).clamp(max=k - 2)
+    w = ((pos - i * skip).float() / skip).view(1, 1, -1, 1, 1)
+    return (1 - w) * keys[:, :, i] + w * keys[:, :, i + 1]
+
+
+def manifest_parameter(model, key, fallback):
+    """A sampling parameter from the shipped manifest in ../models (the one the Java stage reads)."""
+    from .train import MODELS_DIR, exported_dir
+    with open(os.path.join(exported_dir(MODELS_DIR, model), "manifest.json")) as f:
+        return json.load(f).get("parameters", {}).get(key, fallback)
 
 
 class Pipeline:
@@ -48,6 +80,8 @@ class Pipeline:
         self.m = {k: v.eval() for k, v in models.items()}
         self.tok = load_tokenizer(checkpoints)
         self.sched = DEFAULT_SCHED
+        # absent in manifests older than the parameter: 1, from pure noise as those models were shipped
+        self.inbetween_strength = manifest_parameter("interpolator", "inbetween_strength", 1.0)
         self.timings = {}
 
     def _time(self, name, t0):
@@ -98,8 +132,12 @@ class Pipeline:
         return out
 
     @torch.no_grad()
-    def interpolate(self, keys, emb, gen, fps=8.0, skip=5, steps=STEPS["interpolator"]):
+    def interpolate(self, keys, emb, gen, fps=8.0, skip=5, steps=STEPS["interpolator"], strength=None):
+        """`strength`: how far down the chain the keyframes' blend is noised (the manifest's unless given); 1 starts
+        from pure noise."""
         t0 = time.time()
+        if strength is None:
+            strength = self.inbetween_strength
         b, c, k, h, w = keys.shape
         f = (k - 1) * skip + 1
         masked = torch.zeros(b, c, f, h, w)
@@ -111,8 +149,13 @@ class Pipeline:
         def fn(x, t):
             return m(x, torch.full((1,), t), image_embed=emb, fps=torch.tensor([fps * skip]),
                      frame_skip=torch.tensor([float(skip)]), cond=torch.cat([masked, mask], 1))
-        x = torch.randn(b, c, f, h, w, generator=gen)
-        out = denoise(fn, scheduler_for(self.sched["interpolator"]), steps, x).clamp(-1, 1)
+        noise = torch.randn(b, c, f, h, w, generator=gen)
+        sched = scheduler_for(self.sched["interpolator"])
+        if strength >= 1 or k < 2:
+            out = denoise(fn, sched, steps, noise)
+        else:
+            out = denoise_from(fn, sched, steps, strength, keyframe_blend(keys, skip), noise)
+        out = out.clamp(-1, 1)
         out = torch.where(mask.bool().expand_as(out), masked, out)
         self._time("interpolator", t0)
         return out
@@ -145,7 +188,7 @@ class Pipeline:
         self._time("sr_high", t0)
         return torch.cat(frames).permute(1, 0, 2, 3).unsqueeze(0)
 
-    def generate(self, prompt, seed=0, fps=8.0, guidance=None, steps=None, until="sr_high"):
+    def generate(self, prompt, seed=0, fps=8.0, guidance=None, steps=None, until="sr_high", strength=None):
         """Runs the stages up to `until` (keyframes, interpolator, sr_low, sr_high); returns a dict of outputs.
         `guidance` is the decoder's, as the request's guidanceScale in Java; the prior uses its manifest's."""
         steps = dict(STEPS, **(steps or {}))
@@ -154,7 +197,8 @@ class Pipeline:
         out["keyframes"] = self.keyframes(out["image_embed"], gen, fps, guidance, steps["decoder"])
         if until == "keyframes":
             return out
-        out["frames_64"] = self.interpolate(out["keyframes"], out["image_embed"], gen, fps, 5, steps["interpolator"])
+        out["frames_64"] = self.interpolate(out["keyframes"], out["image_embed"], gen, fps, 5, steps["interpolator"],
+                                            strength)
         if until == "interpolator":
             return out
         out["frames_256"] = self.sr_low(out["frames_64"], gen, steps["sr_low"])

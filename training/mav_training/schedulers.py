@@ -73,6 +73,21 @@ class _Scheduler:
         a = torch.as_tensor(self.ac, dtype=torch.float32)[t].view(-1, *([1] * (x0.ndim - 1)))
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
+    def noised(self, x0, noise, t):
+        """q(x_t | x0) at one integer timestep, in the sample's dtype with float64 coefficients (as Java)."""
+        a = float(self.ac[t])
+        return math.sqrt(a) * x0 + math.sqrt(1 - a) * noise
+
+    def timesteps_from(self, strength):
+        """The tail of the set timesteps that a sample noised to `strength` runs (diffusers' img2img / SDEdit):
+        the last ⌊n·strength⌋ of the n timesteps; strength 1 is all of them, from a sample noised to the noisiest."""
+        if self.timesteps is None:
+            raise RuntimeError("call set_timesteps(n) before timesteps_from()")
+        if not 0.0 < strength <= 1.0:
+            raise ValueError(f"strength must be in (0, 1], got {strength}")
+        n = len(self.timesteps)
+        return self.timesteps[n - min(int(n * strength), n):]
+
 
 class DDIMScheduler(_Scheduler):
     def step(self, output, t, x_t, eta=0.0, noise=None):
@@ -152,6 +167,27 @@ def write_fixtures(root):
                             "prediction_type": pred, "clip_sample": clip, "clip_sample_range": 1.0,
                             "num_inference_steps": n, "step_index": i, "t": t, "files": files})
                         k += 1
+    # starting part-way down the chain (img2img): which timesteps run, and the sample noised to the first of them;
+    # a generator of their own keeps the step cases above unchanged
+    g = torch.Generator().manual_seed(4321)
+    index["img2img"] = []
+    for k, (sched, n, strength) in enumerate((("squaredcos_cap_v2", 25, 0.6), ("squaredcos_cap_v2", 25, 0.3),
+                                              ("squaredcos_cap_v2", 50, 0.5), ("squaredcos_cap_v2", 10, 1.0),
+                                              ("squaredcos_cap_v2", 1000, 0.29), ("squaredcos_cap_v2", 10, 0.05),
+                                              ("linear", 4, 0.75))):
+        sc = DDIMScheduler(1000, sched)
+        sc.set_timesteps(n)
+        ts = sc.timesteps_from(strength)
+        entry = {"name": f"img2img{k:02d}", "beta_schedule": sched, "num_inference_steps": n,
+                 "strength": strength, "timesteps": ts, "files": {}}
+        if ts:
+            x0 = torch.rand(2, 3, 4, 4, generator=g, dtype=torch.float64).float() * 2 - 1
+            noise = torch.randn(2, 3, 4, 4, generator=g, dtype=torch.float64).float()
+            xt = sc.noised(x0.double(), noise.double(), ts[0]).float()
+            for key, arr in (("original_sample", x0), ("noise", noise), ("noisy_sample", xt)):
+                entry["files"][key] = f"schedulers/{entry['name']}_{key}.npy"
+                np.save(os.path.join(root, entry["files"][key]), arr.numpy().astype(np.float32))
+        index["img2img"].append(entry)
     with open(os.path.join(root, "schedulers.json"), "w") as f:
         json.dump(index, f, indent=1)
     return index

@@ -756,7 +756,7 @@ class SrLowStage(Stage):
         crop_rng = self.rng(step)
         for k in range(n):
             rng = self.world.rng(50_000_000 + step * n + k, 2)
-            scene = W.sample_scene(rng, True)
+            scene = W.sample_scene(rng)
             fps = fps_for(crop_rng.uniform(), crop_rng)
             motion = W.sample_motion(scene, rng, f, fps)
             # a crop that usually contains part of the object
@@ -786,7 +786,7 @@ class SrHighStage(Stage):
         crop_rng = self.rng(step)
         for k in range(n):
             rng = self.world.rng(60_000_000 + step * n + k, 1)
-            scene = W.sample_scene(rng, True)
+            scene = W.sample_scene(rng)
             cx, cy = scene["center"]
             x0 = int(np.clip(cx * 768 - c / 2 + crop_rng.integers(-80, 81), 0, 768 - c)) // 3 * 3
             y0 = int(np.clip(cy * 768 - c / 2 + crop_rng.integers(-80, 81), 0, 768 - c)) // 3 * 3

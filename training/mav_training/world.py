@@ -24,7 +24,8 @@ ORIENTED = {"fish": ["left", "right"], "arrow": ["left", "right", "up", "down"]}
 SHAPES = PLAIN_SHAPES + list(ORIENTED)
 DIRECTION_VECTORS = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0), "down": (0.0, 1.0)}
 
-# colour-shape pairs that never appear in any caption (nor in CLIP/prior training images): zero-shot tests
+# colour-shape pairs that appear in no stage's training data (captions, images, clips, SR renders): zero-shot tests.
+# The shipped video stages (D^t, ↑F, SR) trained before 2026-12-06 on clips that contained them.
 HELD_OUT = [("red", "star"), ("blue", "triangle"), ("green", "fish"), ("purple", "square")]
 
 # motion: speed in frame-widths per second; fps range for training clips (all combinations keep the object in frame)
@@ -245,7 +246,7 @@ class World:
         scene = sample_scene(rng, allow_held_out)
         return render(scene, size), caption(scene, rng), scene
 
-    def video(self, index, frames=16, fps=None, size=64, allow_held_out=True):
+    def video(self, index, frames=16, fps=None, size=64, allow_held_out=False):
         """(video [3,F,size,size], fps, scene, motion) for an unlabelled clip; fps drawn from FPS_RANGE if None."""
         rng = self.rng(index, 2)
         scene = sample_scene(rng, allow_held_out)

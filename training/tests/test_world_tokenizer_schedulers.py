@@ -31,6 +31,13 @@ class WorldTest(unittest.TestCase):
         for colour, shape in W.HELD_OUT:
             self.assertFalse(any(colour in c.split() and shape in c.split() for c in caps), (colour, shape))
 
+    def test_held_out_pairs_are_in_no_training_clip(self):
+        w = W.World(0)
+        scenes = [w.video(i, frames=2, fps=8, size=16)[2] for i in range(400)]
+        self.assertFalse(any(W.is_held_out(s["colour"], s["shape"]) for s in scenes))
+        self.assertFalse(any(W.is_held_out(W.sample_scene(w.rng(i, 2))["colour"], W.sample_scene(w.rng(i, 2))["shape"])
+                             for i in range(400)))
+
     def test_speed_independent_of_fps_and_object_stays_in_frame(self):
         w = W.World(1)
         rng = w.rng(0, 2)
@@ -132,6 +139,27 @@ class SchedulerTest(unittest.TestCase):
                 out = eps if pred == "epsilon" else x0
                 x, _ = s.step(out, t, x)
             self.assertTrue(torch.allclose(x, x0, atol=1e-6))
+
+    def test_starting_part_way_runs_the_last_n_times_strength_timesteps(self):
+        s = DDIMScheduler()
+        s.set_timesteps(25)
+        self.assertEqual(s.timesteps_from(1.0), s.timesteps)
+        self.assertEqual(s.timesteps_from(0.5), s.timesteps[13:])
+        self.assertEqual(s.timesteps_from(0.5)[0], 440)
+        self.assertEqual(s.timesteps_from(0.01), [])
+        for bad in (0.0, 1.5, -1.0):
+            with self.assertRaises(ValueError):
+                s.timesteps_from(bad)
+        x0, eps = torch.tensor([0.5], dtype=torch.float64), torch.tensor([-1.0], dtype=torch.float64)
+        a = s.ac[480]
+        self.assertAlmostEqual(s.noised(x0, eps, 480).item(), math.sqrt(a) * 0.5 - math.sqrt(1 - a))
+
+    def test_keyframe_blend_is_a_ramp_between_neighbouring_keyframes(self):
+        from mav_training.sample import keyframe_blend
+        keys = torch.tensor([0.0, 5.0, 15.0]).view(1, 1, 3, 1, 1).expand(1, 2, 3, 2, 2)
+        clip = keyframe_blend(keys, 5)
+        self.assertEqual(tuple(clip.shape), (1, 2, 11, 2, 2))
+        self.assertEqual(clip[0, 1, :, 0, 0].tolist(), [0, 1, 2, 3, 4, 5, 7, 9, 11, 13, 15])
 
     def test_clip_recomputes_eps(self):
         s = DDIMScheduler(prediction_type="sample", clip_sample=True)

@@ -1,10 +1,13 @@
 package mav.interpolation;
 
 import jakarta.enterprise.context.ApplicationScoped;
+import java.util.Arrays;
 import java.util.Map;
+import mav.common.diffusion.Denoiser;
 import mav.common.event.PromptRequest;
 import mav.common.event.StageEvent;
 import mav.common.event.StageName;
+import mav.common.onnx.ModelLoadException;
 import mav.common.onnx.ModelRepository;
 import mav.common.onnx.OnnxModel;
 import mav.common.onnx.OrtSettings;
@@ -18,6 +21,11 @@ import mav.common.tensor.Tensors;
  * marks them as known, and the interpolation network fills the frames between: 16 keyframes with skip 5 become
  * (16 − 1)·5 + 1 = 76 frames. The known frames are pasted back exactly after sampling.
  *
+ * <p>Sampling starts from the clip the keyframes already imply: each in-between frame the linear blend of its two
+ * neighbouring keyframes (objects move under a pixel between them at 64²), noised to the manifest's
+ * {@code inbetween_strength} of the chain and denoised over the remaining steps (SDEdit). From pure noise (strength 1)
+ * this network draws the in-between frames as blobs, however well it keeps the keyframes' colour.
+ *
  * <p>The network is conditioned on the image embedding, on the fps of the interpolated clip (keyframe fps × skip)
  * and on the skip; it runs unguided, since the known frames already pin content and colour.
  */
@@ -26,6 +34,7 @@ public class FrameInterpolator extends DiffusionStage {
     private OnnxModel interpolator;
     private int frameSkip;
     private int embedDim;
+    private double strength;
 
     @Override
     public StageName name() {
@@ -38,11 +47,39 @@ public class FrameInterpolator extends DiffusionStage {
         frameSkip = interpolator.manifest().intParameter("frame_skip");
         embedDim = interpolator.manifest().intParameter("embed_dim");
         interpolator.manifest().requireScheduler();
+        // absent in manifests older than the parameter: 1, sampling from pure noise as those models were shipped
+        strength = interpolator.manifest().doubleParameter("inbetween_strength", 1.0);
+        if (!(strength > 0 && strength <= 1)) {
+            throw new ModelLoadException("manifest of interpolator: inbetween_strength must be in (0, 1], got "
+                    + strength);
+        }
     }
 
     /** Frames of the interpolated clip for {@code keyframes} keyframes. */
     static int interpolatedLength(int keyframes, int skip) {
         return (keyframes - 1) * skip + 1;
+    }
+
+    /**
+     * The clip [3, f, plane] whose frame {@code i·skip + j} is {@code (1 − j/skip)·K_i + (j/skip)·K_{i+1}}: the
+     * keyframes [3, k, plane] in their slots, every frame between two of them their linear blend.
+     */
+    static float[] keyframeBlend(float[] keyframes, int k, int skip, int plane) {
+        int f = interpolatedLength(k, skip);
+        float[] out = new float[3 * f * plane];
+        for (int c = 0; c < 3; c++) {
+            for (int at = 0; at < f; at++) {
+                int i = Math.min(at / skip, k - 2);
+                float w = (at - i * skip) / (float) skip;
+                int a = (c * k + i) * plane;
+                int b = a + plane;
+                int o = (c * f + at) * plane;
+                for (int p = 0; p < plane; p++) {
+                    out[o + p] = (1 - w) * keyframes[a + p] + w * keyframes[b + p];
+                }
+            }
+        }
+        return out;
     }
 
     @Override
@@ -66,23 +103,27 @@ public class FrameInterpolator extends DiffusionStage {
             for (int c = 0; c < 3; c++) {
                 System.arraycopy(keyframes.data(), (c * k + i) * plane, masked, (c * f + at) * plane, plane);
             }
-            java.util.Arrays.fill(mask, at * plane, (at + 1) * plane, 1f);
+            Arrays.fill(mask, at * plane, (at + 1) * plane, 1f);
         }
         Tensor maskedT = new Tensor(shape, masked);
         Tensor maskT = new Tensor(new long[] {1, 1, f, h, w}, mask);
         Tensor fps = new Tensor(new long[] {1}, new float[] {request.fps() * (float) frameSkip});
         Tensor skip = new Tensor(new long[] {1}, new float[] {frameSkip});
 
-        // 3. denoise
-        float[] clip = denoise(interpolator, request, initialNoise(request, shape), (x, t) ->
-                interpolator.run(new OnnxModel.Inputs()
-                        .put("sample", new Tensor(shape, x))
-                        .putLong("timestep", new long[] {1}, new long[] {t})
-                        .put("image_embed", embed)
-                        .put("fps", fps)
-                        .put("masked_frames", maskedT)
-                        .put("mask", maskT)
-                        .put("frame_skip", skip)).get("noise_pred").data(), context);
+        // 3. denoise, from the keyframes' blend noised part-way down the chain (or from pure noise at strength 1)
+        Denoiser denoiser = (x, t) -> interpolator.run(new OnnxModel.Inputs()
+                .put("sample", new Tensor(shape, x))
+                .putLong("timestep", new long[] {1}, new long[] {t})
+                .put("image_embed", embed)
+                .put("fps", fps)
+                .put("masked_frames", maskedT)
+                .put("mask", maskT)
+                .put("frame_skip", skip)).get("noise_pred").data();
+        float[] noise = initialNoise(request, shape);
+        float[] clip = strength >= 1 || k < 2
+                ? denoise(interpolator, request, noise, denoiser, context)
+                : denoiseFrom(interpolator, request, strength, keyframeBlend(keyframes.data(), k, frameSkip, plane),
+                        noise, denoiser, context);
 
         // 4. the known frames stay exactly what the decoder made
         Tensors.clamp(clip, -1f, 1f);

@@ -1,5 +1,7 @@
 package mav.common.diffusion;
 
+import java.util.Arrays;
+
 /**
  * What DDPM and DDIM share: timestep spacing, and recovering x_0 and ε from a model output, with x_0 clamped and ε
  * recomputed from the clamped x_0 when the model's manifest asks for clipping.
@@ -36,6 +38,32 @@ abstract class DiffusionScheduler implements Scheduler {
     public int[] timesteps() {
         requireTimesteps();
         return timesteps.clone();
+    }
+
+    @Override
+    public int[] timestepsFrom(double strength) {
+        requireTimesteps();
+        if (!(strength > 0 && strength <= 1)) {
+            throw new IllegalArgumentException("strength must be in (0, 1], got " + strength);
+        }
+        int n = timesteps.length;
+        return Arrays.copyOfRange(timesteps, n - Math.min((int) (n * strength), n), n);
+    }
+
+    @Override
+    public float[] addNoise(float[] originalSample, float[] noise, int t) {
+        if (noise.length != originalSample.length) {
+            throw new IllegalArgumentException("noise has " + noise.length + " values, sample "
+                    + originalSample.length);
+        }
+        double a = schedule.alphaCumprod(t);
+        double sa = Math.sqrt(a);
+        double sb = Math.sqrt(1.0 - a);
+        float[] out = new float[originalSample.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (float) (sa * originalSample[i] + sb * noise[i]);
+        }
+        return out;
     }
 
     protected void requireTimesteps() {

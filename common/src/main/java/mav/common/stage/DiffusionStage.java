@@ -45,8 +45,24 @@ public abstract class DiffusionStage implements PipelineStage {
         int steps = steps(model, request);
         context.recordSteps(steps);
         return context.infer(() -> DenoisingLoop.run(DdimScheduler.of(model.manifest().requireScheduler()),
-                steps, initialNoise, denoiser,
-                new GaussianNoise(request.seed(), name().id() + "/steps"), progress));
+                steps, initialNoise, denoiser, stepNoise(request), progress));
+    }
+
+    /**
+     * As {@link #denoise(OnnxModel, PromptRequest, float[], Denoiser, StageContext)}, but from {@code init}, a clean
+     * estimate, noised with {@code noise} part-way down the chain: only the last ⌊steps·strength⌋ of the job's steps
+     * run ({@link DenoisingLoop#runFrom}).
+     */
+    protected float[] denoiseFrom(OnnxModel model, PromptRequest request, double strength, float[] init,
+            float[] noise, Denoiser denoiser, StageContext context) throws Exception {
+        int steps = steps(model, request);
+        context.recordSteps(steps);
+        return context.infer(() -> DenoisingLoop.runFrom(DdimScheduler.of(model.manifest().requireScheduler()),
+                steps, strength, init, noise, denoiser, stepNoise(request), context::progress));
+    }
+
+    private GaussianNoise stepNoise(PromptRequest request) {
+        return new GaussianNoise(request.seed(), name().id() + "/steps");
     }
 
     /** The step count of this job in this stage. */

@@ -2,6 +2,7 @@ package mav.common.diffusion;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -78,6 +79,46 @@ class SchedulerFixturesTest {
         }
         assertTrue(tests.size() > 10, "fixtures hold " + tests.size() + " cases");
         return tests.stream();
+    }
+
+    @TestFactory
+    Stream<DynamicTest> startingPartWayDownTheChainMatchesThePyTorchReference() {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (JsonNode c : FIXTURES.get("img2img")) {
+            String name = c.get("name").asText() + " " + c.get("beta_schedule").asText() + " n="
+                    + c.get("num_inference_steps").asInt() + " strength=" + c.get("strength").asDouble();
+            tests.add(DynamicTest.dynamicTest(name, () -> checkImg2Img(c)));
+        }
+        assertTrue(tests.size() >= 5, "fixtures hold " + tests.size() + " img2img cases");
+        return tests.stream();
+    }
+
+    private void checkImg2Img(JsonNode c) {
+        DdimScheduler s = new DdimScheduler(NoiseSchedule.of(c.get("beta_schedule").asText(),
+                FIXTURES.get("num_train_timesteps").asInt()), PredictionType.EPSILON, true, 1, 0);
+        s.setTimesteps(c.get("num_inference_steps").asInt());
+        int[] expected = new int[c.get("timesteps").size()];
+        for (int i = 0; i < expected.length; i++) {
+            expected[i] = c.get("timesteps").get(i).asInt();
+        }
+        int[] timesteps = s.timestepsFrom(c.get("strength").asDouble());
+        assertArrayEquals(expected, timesteps, "timesteps");
+        JsonNode f = c.get("files");
+        if (timesteps.length > 0) {
+            float[] noisy = s.addNoise(npy(f.get("original_sample").asText()).data(), npy(f.get("noise").asText()).data(),
+                    timesteps[0]);
+            assertArrayEquals(npy(f.get("noisy_sample").asText()).data(), noisy, 2e-6f, "noisy_sample");
+        }
+    }
+
+    @Test
+    void aStrengthOutsideZeroToOneIsRefused() {
+        DdimScheduler s = new DdimScheduler(NoiseSchedule.of("linear", 1000), PredictionType.EPSILON, false, 1, 0);
+        s.setTimesteps(10);
+        for (double bad : new double[] {0, -0.1, 1.01, Double.NaN}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> s.timestepsFrom(bad));
+            assertTrue(e.getMessage().contains("strength"), e.getMessage());
+        }
     }
 
     private void check(JsonNode c) {

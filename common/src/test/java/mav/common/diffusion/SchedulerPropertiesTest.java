@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Properties that hold whatever the reference fixtures say: exact denoising with a perfect model, spacing, noise. */
@@ -59,6 +61,31 @@ class SchedulerPropertiesTest {
             // DDPM adds fresh noise at every step but its posterior mean pulls back to x0; the last step adds none
             assertArrayEquals(x0, out, s instanceof DdimScheduler ? 1e-4f : 2e-3f, s.getClass().getSimpleName());
         }
+    }
+
+    /** Started part-way down, the loop runs only the tail of the steps, from the init noised to the first of them. */
+    @Test
+    void runFromStartsAtTheStrengthsTimestepAndRunsOnlyTheRest() throws Exception {
+        float[] x0 = {0.5f, -0.25f, 0.9f, -1.0f};
+        float[] init = {0.4f, 0.0f, 0.7f, -0.8f};
+        float[] eps = new GaussianNoise(4, "test").next(4);
+        DdimScheduler s = new DdimScheduler(cosine, PredictionType.EPSILON, true, 1.0, 0.0);
+        List<Integer> seen = new ArrayList<>();
+        float[][] first = new float[1][];
+        float[] out = DenoisingLoop.runFrom(s, 25, 0.6, init, eps, (x, t) -> {
+            if (first[0] == null) {
+                first[0] = x.clone();
+            }
+            seen.add(t);
+            return trueEps(x, x0, t);
+        }, new GaussianNoise(1, "steps"), (i, n) -> assertEquals(15, n));
+        assertEquals(List.of(560, 520, 480, 440, 400, 360, 320, 280, 240, 200, 160, 120, 80, 40, 0), seen);
+        assertArrayEquals(noised(init, eps, 560), first[0], 1e-6f);
+        // a model that knows x0 takes any start to it
+        assertArrayEquals(x0, out, 1e-4f);
+        assertArrayEquals(init, DenoisingLoop.runFrom(s, 25, 0.01, init, eps, (x, t) -> {
+            throw new AssertionError("no step runs under 1/n");
+        }, new GaussianNoise(1, "steps"), (i, n) -> { }));
     }
 
     @Test

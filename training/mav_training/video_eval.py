@@ -1,0 +1,415 @@
+"""What the user gets: the whole reference pipeline run to its final frames, and every one of the 76 frames measured
+(evaluate.py judges D^t's 16 keyframes; this judges the video).
+
+  python3 -m mav_training.video_eval --select-strength       # ↑F's inbetween_strength, chosen on SELECTION_SEEDS
+  python3 -m mav_training.video_eval --strengths 1.0 0.05    # report on REPORT_SEEDS: each setting on the same
+                                                             # keyframes; --until sr_low (256², default) | sr_high
+
+Object measures read each final frame averaged down to 64² with the keyframe report's own classifiers
+(evaluate.analyse, interior, classify_shape); the rest read the frames at their own resolution R:
+  shape       per frame, the nearest template (IoU at the centroid and area) is the prompt's shape; the share of all
+              frames and the longest run of frames without it
+  colour      per frame, nearest palette colour of the object's interior (whole foreground if it has none)
+  present     per frame, ≥ 12 foreground pixels at 64²
+  area, sharp in-between frames (not 0, 5, 10, …) over keyframes: mean object area; sharpness = 90th percentile of
+              the gradient magnitude (8-bit levels per pixel at R) in a band around the object's outline
+  speed       centroid first → last frame in frame-widths per second at the clip's fps (keyframe fps × 5) against
+              the world's 0.05-0.12; direction = dominant axis of that displacement (fish, arrows)
+  halo        share of the pixels within R/32 px of the object's outline, either side, whose colour lies more than
+              0.3 (38 levels) off every blend of the background and the named colour
+  grid        RMS amplitude, in 8-bit levels, of the background at the period of SR^t_l's 4×4 space-to-depth (R/64
+              px, 4 at 256²) in x, y and both, the object and its edges masked out
+  flicker     std over frames of the mean border colour (8-bit levels), as the keyframe report
+
+Per-frame rates come with 95 % Wilson intervals over frames; frames of one clip are not independent, so read them
+as the least uncertainty there is; per-clip rates (direction) have intervals over clips.
+"""
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+
+from . import evaluate as E
+from . import world as W
+
+# Seen pairs in phrasings that are not captions, then the held-out pairs (E.PROMPTS' own, a subset for CPU time).
+VIDEO_PROMPTS = [
+    "a star that is yellow on a black background", "a square that is red on a gray background",
+    "a fish swimming right, blue", "a yellow arrow pointing down on gray", "an orange arrow pointing up on white",
+    "a red star on a white background", "a blue triangle", "a purple square on a black background",
+    "a green fish swimming left",
+]
+# the strength is chosen on fewer prompts (CPU time), two seen and two held-out, on selection seeds
+SELECTION_PROMPTS = ["a star that is yellow on a black background", "a fish swimming right, blue",
+                     "a purple square on a black background", "a green fish swimming left"]
+SHEET_PROMPTS = ["a red star on a white background", "a square that is red on a gray background",
+                 "a fish swimming right, blue"]
+SKIP = 5
+# 0.05 leaves one step, at t = 0: the keyframes' blend itself, what ↑F's later steps are measured against
+CANDIDATE_STRENGTHS = (1.0, 0.5, 0.3, 0.15, 0.05)
+# the slowest object of the world moves 0.05 frame-widths per second; the issue's target is 70 % of the world's speed
+MIN_SPEED = 0.7 * W.SPEED_RANGE[0]
+HALO_OFF = 0.3
+
+
+def downsample(clip, factor):
+    """[3, F, H, W] → [3, F, H/factor, W/factor] by averaging factor×factor blocks."""
+    if factor == 1:
+        return clip
+    c, f, h, w = clip.shape
+    return clip.reshape(c, f, h // factor, factor, w // factor, factor).mean((3, 5))
+
+
+def upsample_mask(mask, factor):
+    return mask.repeat(factor, axis=-2).repeat(factor, axis=-1)
+
+
+def dilate(mask, r):
+    """[..., H, W] bool → grown by a (2r+1)² square (separable: rows, then columns)."""
+    out = mask.copy()
+    for axis in (-2, -1):
+        grown = out.copy()
+        n = out.shape[axis]
+        for d in range(1, r + 1):
+            lo = [slice(None)] * out.ndim
+            hi = [slice(None)] * out.ndim
+            lo[axis], hi[axis] = slice(0, n - d), slice(d, n)
+            grown[tuple(lo)] |= out[tuple(hi)]
+            grown[tuple(hi)] |= out[tuple(lo)]
+        out = grown
+    return out
+
+
+def longest_run(ok):
+    """Longest run of False in a sequence of booleans."""
+    best = run = 0
+    for v in ok:
+        run = 0 if v else run + 1
+        best = max(best, run)
+    return best
+
+
+def halo(clip, fg, bg, colour, r):
+    """Per frame: the share of the pixels within r px of the object's outline (either side: a strong fringe passes
+    the foreground threshold) that lie off every blend of the background bg [3, F] and `colour`."""
+    obj = W.unit_rgb(W.COLOURS[colour])[:, None]
+    ring = dilate(fg, r) & dilate(~fg, r)
+    out = []
+    for i in range(clip.shape[1]):
+        px = clip[:, i][:, ring[i]]  # 3 n
+        if px.shape[1] == 0:
+            out.append(0.0)
+            continue
+        b = bg[:, i:i + 1]
+        d = obj - b
+        t = np.clip(((px - b) * d).sum(0) / max(1e-8, (d * d).sum()), 0, 1)
+        off = np.sqrt(((px - b - t * d) ** 2).sum(0))
+        out.append(float((off > HALO_OFF).mean()))
+    return np.array(out)
+
+
+def grid_energy(clip, fg, bg, period):
+    """Per frame: RMS amplitude (8-bit levels) of the background's residual at `period` px in x, y and both
+    diagonals, with the object and 2·period px around it masked out (its edges are not texture)."""
+    c, f, h, w = clip.shape
+    keep = ~dilate(fg, 2 * period)
+    ky, kx = h // period, w // period
+    bins = [(0, kx), (0, -kx), (ky, 0), (-ky, 0), (ky, kx), (ky, -kx), (-ky, kx), (-ky, -kx)]
+    out = []
+    for i in range(f):
+        frac = keep[i].mean()
+        if frac < 0.1:
+            out.append(float("nan"))
+            continue
+        res = (clip[:, i] - bg[:, i, None, None]) * keep[i]
+        spec = np.fft.fft2(res)  # over the last two axes
+        power = sum(np.abs(spec[:, y, x]) ** 2 for y, x in bins)
+        out.append(float(np.sqrt(power.mean() / frac) / (h * w) * 127.5))
+    return np.array(out)
+
+
+def sharpness(clip, fg, r):
+    """Per frame: 90th percentile of |∇| (8-bit levels per pixel) in the band within r px of the outline."""
+    gy = np.diff(clip, axis=2, append=clip[:, :, -1:])
+    gx = np.diff(clip, axis=3, append=clip[:, :, :, -1:])
+    g = np.sqrt((gx ** 2 + gy ** 2).sum(0)) * 127.5
+    band = dilate(fg, r) & dilate(~fg, r)
+    return np.array([float(np.percentile(g[i][band[i]], 90)) if band[i].any() else float("nan")
+                     for i in range(clip.shape[1])])
+
+
+def measure_video(clip, want, fps, skip=SKIP):
+    """Every frame of a final clip [3, F, R, R] in [-1, 1]; returns the per-clip row (per-frame lists included)."""
+    res = clip.shape[-1]
+    factor = res // 64
+    small = downsample(clip, factor)
+    a = E.analyse(small)
+    fg = a["fg"]
+    f = clip.shape[1]
+    inner = E.interior(fg)
+    shapes, facings, colours = [], [], []
+    for i in range(f):
+        s, d, _ = E.classify_shape(fg[i])
+        shapes.append(s)
+        facings.append(d)
+        px = small[:, i][:, inner[i]] if inner[i].any() else small[:, i][:, fg[i]]
+        colours.append(E._nearest(px.mean(1), W.COLOURS) if px.shape[1] else None)
+    keys = np.zeros(f, bool)
+    keys[::skip] = True
+    shape_ok = np.array([s == want["shape"] for s in shapes])
+    row = {"frames": f, "shapes": shapes, "colours": colours,
+           "shape_ok": shape_ok.tolist(), "colour_ok": [c == want["colour"] for c in colours],
+           "present": a["present"].tolist(), "longest_wrong_shape": longest_run(shape_ok),
+           "shape_share": float(shape_ok.mean()), "shape_share_keyframes": float(shape_ok[keys].mean()),
+           "shape_share_between": float(shape_ok[~keys].mean()),
+           "area_ratio": float(a["areas"][~keys].mean() / max(1.0, a["areas"][keys].mean())),
+           "flicker": round(a["flicker"], 3)}
+    if "direction" in want:
+        row["facing_ok"] = [d == want["direction"] for d in facings]
+    mdir, dist = E.motion_direction(a["centroids"], 0.0)
+    row["speed_fw_per_s"] = round(dist / 64 / ((f - 1) / (fps * skip)), 4)
+    if "direction" in want:
+        row["direction_ok"] = mdir == want["direction"]
+        row["moves_ok"] = row["direction_ok"] and row["speed_fw_per_s"] >= MIN_SPEED
+    # at the final resolution: the object's mask grown back from 64², the background per frame
+    fg_r = upsample_mask(fg, factor)
+    border = np.concatenate([clip[:, :, 0], clip[:, :, -1], clip[:, :, :, 0], clip[:, :, :, -1]], axis=2)
+    bg = np.median(border, axis=2)  # 3 f
+    sharp = sharpness(clip, fg_r, max(1, res // 64))
+    hal = halo(clip, fg_r, bg, want["colour"], max(1, res // 32))
+    # SR^t_l's 4×4 space-to-depth at 256² is a period of res/64 px at the final size; at 64² there is none
+    grid = grid_energy(clip, fg_r, bg, res // 64) if res >= 256 else None
+    row["sharp_ratio"] = float(np.nanmean(sharp[~keys]) / max(1e-6, np.nanmean(sharp[keys])))
+    row["halo"] = float(hal.mean())
+    row["grid_levels"] = None if grid is None else float(np.nanmean(grid))
+    return row
+
+
+def summarise(rows):
+    """Per pair set: per-frame shares pooled over clips (Wilson over frames), per-clip means and ranges."""
+    out = {}
+    for group, sub in (("seen_pairs", [r for r in rows if not r["held_out"]]),
+                       ("held_out_pairs", [r for r in rows if r["held_out"]])):
+        if not sub:
+            continue
+        s = {"clips": len(sub), "frames": sum(r["frames"] for r in sub)}
+        for key in ("shape_ok", "colour_ok", "present", "facing_ok"):
+            flat = [v for r in sub for v in r.get(key, [])]
+            if flat:
+                s[key] = round(float(np.mean(flat)), 3)
+                s[key + "_ci95"] = E.wilson(sum(flat), len(flat))
+        for key in ("shape_share_keyframes", "shape_share_between", "area_ratio", "sharp_ratio", "halo",
+                    "grid_levels", "flicker", "speed_fw_per_s"):
+            v = [r[key] for r in sub if r[key] is not None]
+            if not v:
+                continue
+            s[key] = round(float(np.mean(v)), 3)
+            s[key + "_range"] = [round(float(min(v)), 3), round(float(max(v)), 3)]
+        s["longest_wrong_shape_max"] = max(r["longest_wrong_shape"] for r in sub)
+        s["longest_wrong_shape_mean"] = round(float(np.mean([r["longest_wrong_shape"] for r in sub])), 1)
+        for key in ("direction_ok", "moves_ok"):
+            v = [r[key] for r in sub if key in r]
+            if v:
+                s[key] = round(float(np.mean(v)), 3)
+                s[key + "_ci95"] = E.wilson(sum(v), len(v))
+                s[key + "_clips"] = len(v)
+        out[group] = s
+    return out
+
+
+@torch.no_grad()
+def keyframes_for(pipe, prompt, seed, fps, steps):
+    """Image embedding, keyframes, and the generator state after them, so every setting of ↑F and SR that follows
+    draws the same noise."""
+    gen = torch.Generator().manual_seed(seed)
+    emb = pipe.image_embed(prompt, gen)
+    keys = pipe.keyframes(emb, gen, fps, None, steps["decoder"])
+    return emb, keys, gen.get_state()
+
+
+@torch.no_grad()
+def final_frames(pipe, emb, keys, state, fps, strength, until, steps):
+    gen = torch.Generator()
+    gen.set_state(state)
+    x = pipe.interpolate(keys, emb, gen, fps, SKIP, steps["interpolator"], strength)
+    if until in ("sr_low", "sr_high"):
+        x = pipe.sr_low(x, gen, steps["sr_low"])
+    if until == "sr_high":
+        x = pipe.sr_high(x, gen, steps["sr_high"])
+    return x
+
+
+def select_strength(pipe, seeds, steps, fps=8.0, candidates=CANDIDATE_STRENGTHS):
+    """↑F's 64² output for each candidate on the same keyframes; the named-shape share over all 76 frames decides:
+    of the candidates within 2 points of the best, those whose in-between objects are within 10 % of the keyframes'
+    area (if any), the largest strength wins (it leaves ↑F the most to draw)."""
+    seeds = E.check_seeds(seeds, "selection")
+    rows = []
+    for prompt in SELECTION_PROMPTS:
+        want = W.caption_attributes(prompt)
+        for seed in seeds:
+            emb, keys, state = keyframes_for(pipe, prompt, seed, fps, steps)
+            for strength in candidates:
+                t0 = time.time()
+                clip = final_frames(pipe, emb, keys, state, fps, strength, "interpolator", steps)[0].numpy()
+                row = measure_video(clip, want, fps)
+                small = {k: row[k] for k in ("shape_share", "shape_share_between", "area_ratio", "sharp_ratio",
+                                             "longest_wrong_shape", "speed_fw_per_s")}
+                small.update(prompt=prompt, seed=seed, strength=strength, seconds=round(time.time() - t0, 1))
+                rows.append(small)
+                print(json.dumps(small), flush=True)
+    table = {}
+    for strength in candidates:
+        sub = [r for r in rows if r["strength"] == strength]
+        table[strength] = {k: round(float(np.mean([r[k] for r in sub])), 3)
+                           for k in ("shape_share", "shape_share_between", "area_ratio", "sharp_ratio")}
+    best = max(v["shape_share"] for v in table.values())
+    near = [s for s, v in table.items() if v["shape_share"] >= best - 0.02]
+    sized = [s for s in near if abs(table[s]["area_ratio"] - 1) <= 0.1]
+    chosen = max(sized or near)
+    return {"seeds": seeds, "prompts": SELECTION_PROMPTS, "table": {str(k): v for k, v in table.items()},
+            "chosen": chosen, "rows": rows}
+
+
+def report(pipe, seeds, strengths, until, steps, fps=8.0, sheet_path=None, prompts=VIDEO_PROMPTS, log=None):
+    """Rows for every prompt × report seed × strength, each strength on the same keyframes and noise; each row is
+    also appended to `log` (JSON lines) as it is measured, so a run cut short keeps what it measured."""
+    seeds = E.check_seeds(seeds, "report")
+    rows, sheet = [], []
+    for prompt in prompts:
+        want = W.caption_attributes(prompt)
+        for seed in seeds:
+            emb, keys, state = keyframes_for(pipe, prompt, seed, fps, steps)
+            for strength in strengths:
+                t0 = time.time()
+                clip = final_frames(pipe, emb, keys, state, fps, strength, until, steps)[0].numpy()
+                row = measure_video(clip, want, fps)
+                row.update(prompt=prompt, seed=seed, strength=strength,
+                           held_out=W.is_held_out(want["colour"], want["shape"]), resolution=clip.shape[-1],
+                           seconds=round(time.time() - t0, 1))
+                rows.append(row)
+                print(json.dumps({k: v for k, v in row.items() if not isinstance(v, list)}), flush=True)
+                if log:
+                    with open(log, "a") as f:
+                        f.write(json.dumps(row) + "\n")
+                if prompt in SHEET_PROMPTS and seed == seeds[0]:
+                    sheet.append(clip[:, :11])
+    if sheet_path:
+        write_sheet(sheet, sheet_path)
+    return {"seeds": seeds, "until": until, "fps": fps, "steps": steps, "prompts": prompts,
+            "summary": {str(s): summarise([r for r in rows if r["strength"] == s]) for s in strengths},
+            "rows": rows}
+
+
+def write_sheet(sheet, path):
+    """Frames 0-10 side by side (keyframes 0, 5, 10 among them), one row per prompt and strength in the order
+    measured, at 128 px."""
+    from PIL import Image
+    from .sample import to_uint8
+    lines = []
+    for clip in sheet:
+        small = downsample(clip, max(1, clip.shape[-1] // 128)) if clip.shape[-1] > 128 else \
+            np.kron(clip, np.ones((1, 1, 128 // clip.shape[-1], 128 // clip.shape[-1]), dtype=clip.dtype))
+        frames = to_uint8(torch.from_numpy(small)[None])
+        lines.append(np.concatenate([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255) for t in frames], 1))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    Image.fromarray(np.concatenate(lines, 0)).save(path)
+
+
+def markdown(res):
+    """The full-video table: one column pair (seen, held-out) per strength."""
+    strengths = list(res["summary"])
+    pct = lambda v: "–" if v is None else f"{100 * v:.0f} %"
+    head = "| measure (95 % interval or range over clips) | " + " | ".join(
+        f"strength {s}: seen ({res['summary'][s]['seen_pairs']['clips']} clips) | strength {s}: held-out "
+        f"({res['summary'][s]['held_out_pairs']['clips']} clips)" for s in strengths) + " |"
+    lines = [head, "|---|" + "---|" * (2 * len(strengths))]
+
+    def cell(g, k, kind):
+        v = g.get(k)
+        if v is None:
+            return "–"
+        if kind == "rate":
+            ci = g.get(k + "_ci95")
+            return pct(v) + (f" ({100 * ci[0]:.0f}–{100 * ci[1]:.0f})" if ci else "")
+        rng = g.get(k + "_range")
+        if kind == "share":
+            return pct(v) + (f" ({100 * rng[0]:.0f}–{100 * rng[1]:.0f})" if rng else "")
+        if kind == "permille":  # shares of a few per cent
+            return f"{100 * v:.1f} %" + (f" ({100 * rng[0]:.1f}–{100 * rng[1]:.1f})" if rng else "")
+        return f"{v:.3g}" + (f" ({rng[0]:.3g}–{rng[1]:.3g})" if rng else "")
+    for k, label, kind in [
+            ("shape_ok", "named shape, all frames (Wilson over frames)", "rate"),
+            ("shape_share_keyframes", "named shape, keyframes (mean of clips; range)", "share"),
+            ("shape_share_between", "named shape, in-between frames (mean of clips; range)", "share"),
+            ("longest_wrong_shape_mean", "longest run without the named shape, frames (mean of clips)", "num"),
+            ("longest_wrong_shape_max", "longest run without the named shape, frames (worst clip)", "num"),
+            ("colour_ok", "colour right, all frames", "rate"), ("present", "object present, all frames", "rate"),
+            ("facing_ok", "facing right, all frames (fish, arrows)", "rate"),
+            ("area_ratio", "object area, in-between / keyframes (range over clips)", "num"),
+            ("sharp_ratio", "outline sharpness, in-between / keyframes", "num"),
+            ("direction_ok", "moves the named way, first → last frame (fish, arrows; over clips)", "rate"),
+            ("moves_ok", f"… and at ≥ {MIN_SPEED:.3f} frame-widths/s (70 % of the world's slowest)", "rate"),
+            ("speed_fw_per_s", "speed, frame-widths/s (world: 0.05–0.12)", "num"),
+            ("halo", f"halo: share of pixels near the outline > {HALO_OFF} off every background–object blend",
+             "permille"),
+            ("grid_levels", "background texture at SR^t_l's 4-px period (256²), RMS 8-bit levels", "num"),
+            ("flicker", "background flicker, std of the border mean over frames, 8-bit levels", "num")]:
+        cells = [cell(res["summary"][s][g], k, kind) for s in strengths for g in ("seen_pairs", "held_out_pairs")]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoints", default="checkpoints")
+    p.add_argument("--select-strength", action="store_true",
+                   help="choose ↑F's inbetween_strength on selection seeds (64², ↑F only)")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per prompt (the first of SELECTION/REPORT_SEEDS)")
+    p.add_argument("--strengths", type=float, nargs="+", default=None,
+                   help="↑F settings to report on the same keyframes (default: the manifest's)")
+    p.add_argument("--until", default="sr_low", choices=["interpolator", "sr_low", "sr_high"])
+    p.add_argument("--fps", type=float, default=8.0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--prompts", nargs="+", default=VIDEO_PROMPTS, help="a subset of VIDEO_PROMPTS")
+    p.add_argument("--tag", default="video_eval", help="checkpoints/<tag>.json, .md, .jsonl (rows as measured)")
+    p.add_argument("--sheet", default="../docs/img/full-video-frames.png", help="'' for none")
+    p.add_argument("--markdown", action="store_true", help="sample nothing: rewrite checkpoints/<tag>.md")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    if a.markdown:
+        with open(os.path.join(a.checkpoints, a.tag + ".json")) as f:
+            res = json.load(f)
+        with open(os.path.join(a.checkpoints, a.tag + ".md"), "w") as f:
+            f.write(markdown(res))
+        print(markdown(res))
+        return
+    from .sample import STEPS, Pipeline
+    pipe = Pipeline(a.checkpoints)
+    os.makedirs(a.checkpoints, exist_ok=True)
+    if a.select_strength:
+        res = select_strength(pipe, E.SELECTION_SEEDS[:a.seeds], dict(STEPS), a.fps)
+        with open(os.path.join(a.checkpoints, "strength_selection.json"), "w") as f:
+            json.dump(res, f, indent=1)
+        print(json.dumps({k: res[k] for k in ("table", "chosen")}, indent=1))
+        return
+    strengths = a.strengths or [pipe.inbetween_strength]
+    t0 = time.time()
+    unknown = [q for q in a.prompts if q not in VIDEO_PROMPTS]
+    if unknown:
+        raise SystemExit(f"not in VIDEO_PROMPTS: {unknown}")
+    res = report(pipe, E.REPORT_SEEDS[:a.seeds], strengths, a.until, dict(STEPS), a.fps, a.sheet or None, a.prompts,
+                 os.path.join(a.checkpoints, a.tag + ".jsonl"))
+    res["minutes"] = round((time.time() - t0) / 60, 1)
+    with open(os.path.join(a.checkpoints, a.tag + ".json"), "w") as f:
+        json.dump(res, f, indent=1)
+    with open(os.path.join(a.checkpoints, a.tag + ".md"), "w") as f:
+        f.write(markdown(res))
+    print(markdown(res))
+
+
+if __name__ == "__main__":
+    main()

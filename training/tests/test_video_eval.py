@@ -1,0 +1,72 @@
+"""The full-video measures read the right answer off videos rendered by the world itself, and find what is
+planted in them (a blob, a halo, a grid)."""
+import unittest
+
+import numpy as np
+
+from mav_training import evaluate as E
+from mav_training import video_eval as V
+from mav_training import world as W
+
+
+def video(size, frames=11, **scene):
+    base = {"colour": "red", "shape": "star", "background": "gray", "direction": None, "radius": 0.15,
+            "center": (0.5, 0.5)}
+    base.update(scene)
+    motion = W.sample_motion(base, np.random.default_rng(5), frames, 40)
+    return W.render_video(base, motion, frames, 40, size), motion
+
+
+class VideoEvalTest(unittest.TestCase):
+    def test_a_rendered_video_is_right_in_every_frame_with_no_halo_and_no_grid(self):
+        clip, motion = video(256, shape="arrow", direction="left", colour="orange", background="white")
+        row = V.measure_video(clip, {"colour": "orange", "shape": "arrow", "direction": "left"}, fps=8, skip=5)
+        self.assertEqual(row["shape_share"], 1.0)
+        self.assertEqual(row["longest_wrong_shape"], 0)
+        self.assertTrue(all(row["colour_ok"]) and all(row["present"]) and all(row["facing_ok"]))
+        self.assertAlmostEqual(row["area_ratio"], 1.0, delta=0.05)
+        self.assertAlmostEqual(row["sharp_ratio"], 1.0, delta=0.1)
+        self.assertLess(row["halo"], 0.02)
+        self.assertLess(row["grid_levels"], 0.2)
+        self.assertTrue(row["direction_ok"])
+        # 10 frames at 40 fps; the world's speed in frame-widths per second
+        self.assertAlmostEqual(row["speed_fw_per_s"], motion["speed"], delta=0.02)
+
+    def test_blobs_between_keyframes_a_halo_and_a_grid_are_found(self):
+        clip, _ = video(256)
+        bad = clip.copy()
+        blob = W.render({"colour": "red", "shape": "circle", "background": "gray", "direction": None,
+                         "radius": 0.1, "center": (0.5, 0.5)}, 256)
+        for i in (1, 2, 3, 4):
+            bad[:, i] = blob
+        # a cyan ring around frame 0's object and a 4-px checker texture on the background of every frame
+        fg = np.sqrt(((clip[:, 0] - clip[:, 0, :1, :1]) ** 2).sum(0)) > 0.3
+        ring = V.dilate(fg, 4) & ~fg
+        bad[:, 0][:, ring] = W.unit_rgb((0, 255, 255))[:, None]
+        yy, xx = np.mgrid[:256, :256]
+        bad = bad + 0.05 * np.cos(np.pi / 2 * xx)[None, None]
+        row = V.measure_video(bad.astype(np.float32), {"colour": "red", "shape": "star"}, fps=8, skip=5)
+        self.assertEqual(row["longest_wrong_shape"], 4)
+        self.assertAlmostEqual(row["shape_share"], 7 / 11, places=3)
+        self.assertLess(row["area_ratio"], 0.95)
+        self.assertGreater(row["halo"] * 11, 0.15)  # one frame of 11 has a ring
+        self.assertAlmostEqual(row["grid_levels"], 0.05 * 127.5 / np.sqrt(2), delta=0.5)
+
+    def test_longest_run_and_dilation(self):
+        self.assertEqual(V.longest_run([True, False, False, True, False]), 2)
+        self.assertEqual(V.longest_run([True] * 4), 0)
+        m = np.zeros((7, 7), bool)
+        m[3, 3] = True
+        self.assertEqual(V.dilate(m, 2).sum(), 25)
+
+    def test_choices_and_reports_keep_to_their_own_seeds(self):
+        self.assertFalse(set(E.SELECTION_SEEDS) & set(E.REPORT_SEEDS))
+        with self.assertRaisesRegex(ValueError, "not report seeds"):
+            E.check_seeds([E.SELECTION_SEEDS[0]], "report")
+        with self.assertRaisesRegex(ValueError, "not selection seeds"):
+            E.check_seeds([E.REPORT_SEEDS[0]], "selection")
+        self.assertEqual(E.check_seeds(E.REPORT_SEEDS[:2], "report"), list(E.REPORT_SEEDS[:2]))
+
+
+if __name__ == "__main__":
+    unittest.main()
