@@ -22,14 +22,19 @@ public final class Mp4Encoder implements AutoCloseable {
         this.output = output;
         this.log = Files.createTempFile("ffmpeg-", ".log");
         this.frameBytes = width * height * 3;
-        process = new ProcessBuilder(List.of(ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
-                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", width + "x" + height, "-r", Double.toString(fps),
-                "-i", "-",
-                "-c:v", "libx264", "-preset", "medium", "-crf", "18", "-pix_fmt", "yuv420p",
-                "-movflags", "+faststart", output.toString()))
-                .redirectErrorStream(true)
-                .redirectOutput(log.toFile())
-                .start();
+        try {
+            process = new ProcessBuilder(List.of(ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
+                    "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", width + "x" + height, "-r", Double.toString(fps),
+                    "-i", "-",
+                    "-c:v", "libx264", "-preset", "medium", "-crf", "18", "-pix_fmt", "yuv420p",
+                    "-movflags", "+faststart", output.toString()))
+                    .redirectErrorStream(true)
+                    .redirectOutput(log.toFile())
+                    .start();
+        } catch (IOException e) {
+            Files.deleteIfExists(log);
+            throw e;
+        }
         stdin = process.getOutputStream();
     }
 
