@@ -75,7 +75,7 @@ final class Chaos {
             List<StageProcess> killed = new ArrayList<>();
             long firstFault = -1;
             for (Stage s : List.of(Stage.DECODER, Stage.SR_LOW)) {
-                StageProcess victim = awaitBusy(tally, s);
+                StageProcess victim = awaitBusy(tally, s, ids);
                 say.accept("kill -9 " + victim.role() + " (pid " + victim.process().pid() + ")");
                 victim.process().process.destroyForcibly();
                 firstFault = firstFault < 0 ? System.nanoTime() : firstFault;
@@ -96,7 +96,7 @@ final class Chaos {
         long t0 = System.nanoTime();
         try (Tally tally = new Tally(endpoints); JobSubmitter submitter = new JobSubmitter(endpoints)) {
             List<String> ids = submit(submitter, "term", jobs);
-            StageProcess victim = awaitBusy(tally, Stage.SR_LOW);
+            StageProcess victim = awaitBusy(tally, Stage.SR_LOW, ids);
             List<String> inFlight = tally.inFlight(Stage.SR_LOW.id());
             say.accept("SIGTERM " + victim.role() + " with " + inFlight + " in flight at sr-low");
             long fault = System.nanoTime();
@@ -123,7 +123,7 @@ final class Chaos {
         long t0 = System.nanoTime();
         try (Tally tally = new Tally(endpoints); JobSubmitter submitter = new JobSubmitter(endpoints)) {
             List<String> ids = submit(submitter, "s3", jobs);
-            awaitBusy(tally, Stage.DECODER);
+            awaitBusy(tally, Stage.DECODER, ids);
             say.accept("stopping S3 for " + outageSeconds + " s");
             s3.stop();
             sleep(TimeUnit.SECONDS.toMillis(outageSeconds), tally);
@@ -261,11 +261,18 @@ final class Chaos {
         return ids;
     }
 
-    /** Waits until a replica of {@code stage} has a job in flight (by its metrics) and returns it. */
-    private StageProcess awaitBusy(Tally tally, Stage stage) {
+    /**
+     * Waits until a replica of {@code stage} has a job in flight (by its metrics) and returns it; when every job
+     * of {@code ids} got past the stage unseen, returns its first replica, so that the fault still happens.
+     */
+    private StageProcess awaitBusy(Tally tally, Stage stage, List<String> ids) {
         long deadline = System.nanoTime() + jobTimeout.toNanos();
         while (System.nanoTime() < deadline) {
             tally.poll(Duration.ofMillis(100));
+            if (ids.stream().allMatch(j -> tally.count(j, stage.id(), State.DONE) > 0)) {
+                say.accept("every job got past " + stage.id() + " before a replica was seen busy");
+                return stack.services().stream().filter(p -> p.stage == stage).findFirst().orElseThrow();
+            }
             for (StageProcess p : stack.services()) {
                 if (p.stage == stage && p.isAlive()) {
                     try {

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -272,7 +273,7 @@ final class LocalStack implements AutoCloseable {
 
     private static void join(Thread t) {
         try {
-            t.join(30_000);
+            t.join(TimeUnit.SECONDS.toMillis(StageProcess.STOP_GRACE_SECONDS + 10));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

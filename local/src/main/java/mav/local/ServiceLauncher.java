@@ -40,8 +40,8 @@ final class ServiceLauncher {
         env.put("MAV_MODELS_DIR", settings.modelsDir().toString());
         env.put("MAV_WORKERS", String.valueOf(settings.workers()));
         env.put("MAV_ORT_THREADS", String.valueOf(settings.ortThreads()));
-        // the launcher sends SIGTERM and SIGKILLs a service 15 s later (StageProcess#stop): drain within that
-        env.put("MAV_DRAIN_SECONDS", String.valueOf(StageProcess.STOP_GRACE_SECONDS - 5));
+        // the launcher sends SIGTERM and SIGKILLs a service STOP_GRACE_SECONDS later: drain well within that
+        env.put("MAV_DRAIN_SECONDS", String.valueOf(StageProcess.STOP_GRACE_SECONDS - 10));
         return env;
     }
 
@@ -129,7 +129,7 @@ final class ServiceLauncher {
         }
         for (Thread t : threads) {
             try {
-                t.join(30_000);
+                t.join(java.util.concurrent.TimeUnit.SECONDS.toMillis(StageProcess.STOP_GRACE_SECONDS + 10));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }

@@ -39,6 +39,8 @@ public class FrameUpsampler extends DiffusionStage {
     int batchFrames;
     @ConfigProperty(name = "sr-high.ffmpeg", defaultValue = "ffmpeg")
     String ffmpeg;
+    @ConfigProperty(name = "mav.max-job-seconds", defaultValue = "1800")
+    int maxJobSeconds;
 
     @Override
     public StageName name() {
@@ -49,6 +51,8 @@ public class FrameUpsampler extends DiffusionStage {
     public void load(ModelRepository repository, String version, OrtSettings settings) {
         try {
             Mp4Encoder.requireFfmpeg(ffmpeg);
+            // a replica killed mid-encode (kill -9, OOM-kill) could not delete its files; no job runs that long
+            Mp4Encoder.deleteLeftovers(java.time.Duration.ofSeconds(maxJobSeconds));
         } catch (IllegalStateException e) {
             throw new ModelLoadException(e.getMessage(), e);
         }

@@ -34,7 +34,7 @@ public interface MavConfig {
     /**
      * On SIGTERM, how long the job in flight may still run before the service exits without committing it (another
      * replica then runs it once). Keep it below the platform's grace period before SIGKILL: 120 s on Kubernetes
-     * (terminationGracePeriodSeconds), 15 s in the local launcher, which sets it to 10.
+     * (terminationGracePeriodSeconds), 40 s in the local launcher, which sets it to 30.
      */
     @WithDefault("90")
     int drainSeconds();

@@ -38,7 +38,7 @@ public final class BlobStore {
         client.setTimeout(TimeUnit.SECONDS.toMillis(5), TimeUnit.SECONDS.toMillis(60), TimeUnit.SECONDS.toMillis(60));
         MinioClient probe = client(endpoint, accessKey, secretKey);
         // readiness must answer within a second even with the server stopped (SIGSTOP) mid-connection
-        probe.setTimeout(700, 700, 700);
+        probe.setTimeout(500, 500, 500);
         return new BlobStore(client, probe, bucket);
     }
 
@@ -120,13 +120,19 @@ public final class BlobStore {
     }
 
     /** Network failures, timeouts and server-side errors may pass; a refusal (403, 400, no bucket) will not. */
-    static boolean isRetryable(Exception e) {
-        if (e instanceof ErrorResponseException r) {
-            String code = r.errorResponse() == null ? null : r.errorResponse().code();
-            return RETRYABLE_CODES.contains(code) || (r.response() != null && r.response().code() >= 500);
+    static boolean isRetryable(Throwable e) {
+        // the client wraps network failures (CompletionException, ExecutionException): look down the chain
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof ErrorResponseException r) {
+                String code = r.errorResponse() == null ? null : r.errorResponse().code();
+                return RETRYABLE_CODES.contains(code) || (r.response() != null && r.response().code() >= 500);
+            }
+            if (t instanceof IOException || t instanceof ServerException
+                    || t instanceof io.minio.errors.InsufficientDataException) {
+                return true;
+            }
         }
-        return e instanceof IOException || e instanceof ServerException
-                || e instanceof io.minio.errors.InsufficientDataException;
+        return false;
     }
 
     private static boolean isNotFound(ErrorResponseException e) {
