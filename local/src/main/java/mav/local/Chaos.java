@@ -198,12 +198,17 @@ final class Chaos {
             // oversized: 300 KiB .. 2 MiB, a valid-looking prompt inside
             case 0 -> new ProducerRecord<>(prompts, key, ("{\"jobId\":\"" + key + "\",\"prompt\":\""
                     + "a".repeat(300 * 1024 + (i * 7919 % (1748 * 1024))) + "\"}").getBytes(StandardCharsets.UTF_8));
-            case 1 -> new ProducerRecord<>(prompts, key, utf8(List.of("{\"jobId\":\"" + key + "\",\"prompt\":42,\"fps\":\"fast\"}",
-                    "[1,2,3]", "\"just a string\"", "{\"jobId\":{\"a\":1},\"prompt\":\"x\"}", "null").get(i / 8 % 5)));
-            case 2 -> new ProducerRecord<>(prompts, key, new byte[] {'{', '"', 'j', (byte) 0xc3, (byte) 0x28, (byte) 0xff,
-                '"', '}'});
-            case 3 -> new ProducerRecord<>(prompts, key, utf8("{\"jobId\":\"" + List.of(".", "..", "a/b", "../x", ".hidden")
-                    .get(i / 8 % 5) + "\",\"prompt\":\"a red fish\"}"));
+            // wrong types
+            case 1 -> new ProducerRecord<>(prompts, key, utf8(List.of(
+                    "{\"jobId\":\"" + key + "\",\"prompt\":42,\"fps\":\"fast\"}", "[1,2,3]", "\"just a string\"",
+                    "{\"jobId\":{\"a\":1},\"prompt\":\"x\"}", "null").get(i / 8 % 5)));
+            // not UTF-8
+            case 2 -> new ProducerRecord<>(prompts, key,
+                    new byte[] {'{', '"', 'j', (byte) 0xc3, (byte) 0x28, (byte) 0xff, '"', '}'});
+            // job ids that are paths
+            case 3 -> new ProducerRecord<>(prompts, key, utf8("{\"jobId\":\""
+                    + List.of(".", "..", "a/b", "../x", ".hidden").get(i / 8 % 5) + "\",\"prompt\":\"a red fish\"}"));
+            // a tombstone
             case 4 -> new ProducerRecord<>(prompts, key, null);
             // another job's objects
             case 5 -> midPipeline(i, key, "jobs/t0/prior/image_embed.npy");

@@ -10,8 +10,8 @@ import org.eclipse.microprofile.health.Startup;
 /**
  * Readiness: the models are loaded, the object store answers (the last probe's answer, so readiness never waits on
  * a frozen store) and the stage consumes (nothing holds it back: see {@link StageGate}); Kafka's readiness comes
- * from the messaging extension. Startup: the model load was attempted, so a model that cannot load shows up as not ready with its
- * reason instead of a restart loop.
+ * from the messaging extension. Startup: the model load was attempted, so a model that cannot load shows up as not
+ * ready with its reason instead of a restart loop.
  */
 @ApplicationScoped
 public class StageHealthChecks {
