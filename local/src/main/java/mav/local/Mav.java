@@ -314,10 +314,15 @@ public final class Mav {
         List<Chaos.Figures> figures = new java.util.ArrayList<>();
         try (LocalStack stack = LocalStack.start(own, o, this::say)) {
             Chaos chaos = new Chaos(stack, Duration.ofSeconds(a.intValue("timeout", 900)), this::say);
-            figures.add(chaos.killReplicas(jobs));
-            figures.add(chaos.sigterm(Math.max(2, jobs / 4)));
-            figures.add(chaos.storeOutage(Math.max(2, jobs / 4), a.intValue("outage-seconds", 30)));
-            figures.add(chaos.badRecords(a.intValue("bad", 1000)));
+            List<java.util.function.Supplier<Chaos.Figures>> scenarios = List.of(() -> chaos.killReplicas(jobs),
+                    () -> chaos.sigterm(Math.max(2, jobs / 4)),
+                    () -> chaos.storeOutage(Math.max(2, jobs / 4), a.intValue("outage-seconds", 30)),
+                    () -> chaos.badRecords(a.intValue("bad", 1000)));
+            for (var scenario : scenarios) {
+                Chaos.Figures f = scenario.get();
+                say(f.line());
+                figures.add(f);
+            }
         }
         out.println();
         out.println(Chaos.Figures.header());
