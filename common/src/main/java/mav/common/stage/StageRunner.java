@@ -338,6 +338,7 @@ public class StageRunner {
         long backoff = 500;
         while (true) {
             if (abandoned) {
+                gate.open(Hold.PUBLISH);
                 return false;
             }
             try {
@@ -345,6 +346,8 @@ public class StageRunner {
                 if (group.generationId() != generation) {
                     LOG.info("group rebalanced while " + tp + "@" + record.offset() + " was processed: not committed,"
                             + " it is consumed again");
+                    // no longer this record's to publish: whoever owns the partition now takes it from its offset
+                    gate.open(Hold.PUBLISH);
                     consumer.resetToLastCommittedPositions().await().atMost(Duration.ofSeconds(30));
                     return false;
                 }
