@@ -24,7 +24,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
  * Fault injection against a running local stack: kill -9 of busy stage replicas, SIGTERM of a busy replica, the
- * object store stopped and started again, and a flood of malformed and hostile records. Each scenario submits
+ * object store stopped and started again, the broker frozen, and a flood of malformed and hostile records. Each scenario submits
  * real jobs, counts what a read_committed consumer of the results sees ({@link Tally}) and returns its figures;
  * ChaosIT asserts on them, {@code ./mav chaos} prints them.
  */
@@ -132,6 +132,46 @@ final class Chaos {
             say.accept("S3 is back");
             awaitJobs(tally, ids);
             return figures("S3 down " + outageSeconds + " s", tally, ids, 1, recovery(tally, null, back), t0);
+        }
+    }
+
+    /** The broker frozen (SIGSTOP) for {@code pauseSeconds} while {@code jobs} jobs run, then resumed (SIGCONT). */
+    Figures brokerPause(int jobs, int pauseSeconds) {
+        KafkaBroker broker = stack.broker();
+        if (broker == null) {
+            throw new StackException("the broker pause needs the embedded broker");
+        }
+        long t0 = System.nanoTime();
+        try (Tally tally = new Tally(endpoints); JobSubmitter submitter = new JobSubmitter(endpoints)) {
+            List<String> ids = submit(submitter, "kafka", jobs);
+            awaitBusy(tally, Stage.DECODER, ids);
+            say.accept("freezing Kafka for " + pauseSeconds + " s");
+            signal("STOP", broker.process().pid());
+            try {
+                Thread.sleep(TimeUnit.SECONDS.toMillis(pauseSeconds));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                signal("CONT", broker.process().pid());
+            }
+            long back = System.nanoTime();
+            say.accept("Kafka runs again");
+            awaitJobs(tally, ids);
+            return figures("Kafka frozen " + pauseSeconds + " s", tally, ids, 1, recovery(tally, null, back), t0);
+        }
+    }
+
+    private static void signal(String name, long pid) {
+        try {
+            Process p = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
+            if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                throw new StackException("kill -" + name + " " + pid + " failed");
+            }
+        } catch (java.io.IOException e) {
+            throw new StackException("cannot run kill -" + name + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StackException("interrupted", e);
         }
     }
 

@@ -70,6 +70,11 @@ final class LocalStack implements AutoCloseable {
         return services.restart(old, options.readyTimeoutSeconds());
     }
 
+    /** The embedded broker, which fault injection freezes; null with an external Kafka. */
+    KafkaBroker broker() {
+        return broker;
+    }
+
     /** The embedded S3 server, which fault injection stops and starts; null with an external store. */
     S3Server s3Server() {
         return s3;

@@ -42,7 +42,8 @@ public final class Mav {
               chaos [--jobs N] [--bad N] [--outage-seconds S]
                                  fault injection on a stack of its own (free ports, state in .mav/chaos,
                                  decoder and sr-low with 2 replicas, testing/models unless --models):
-                                 kill -9 of busy replicas, SIGTERM mid-job, S3 stopped S s, N bad records;
+                                 kill -9 of busy replicas, SIGTERM mid-job, S3 stopped S s, Kafka frozen
+                                 S s, N bad records;
                                  prints jobs, faults, completed, duplicates, failed and recovery per scenario
 
             job options:   --seed N --fps N (1-30) --guidance X --negative TEXT --job-id ID
@@ -317,6 +318,7 @@ public final class Mav {
             List<java.util.function.Supplier<Chaos.Figures>> scenarios = List.of(() -> chaos.killReplicas(jobs),
                     () -> chaos.sigterm(Math.max(2, jobs / 4)),
                     () -> chaos.storeOutage(Math.max(2, jobs / 4), a.intValue("outage-seconds", 30)),
+                    () -> chaos.brokerPause(Math.max(2, jobs / 4), a.intValue("outage-seconds", 30)),
                     () -> chaos.badRecords(a.intValue("bad", 1000)));
             for (var scenario : scenarios) {
                 Chaos.Figures f = scenario.get();

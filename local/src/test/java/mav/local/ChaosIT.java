@@ -82,6 +82,15 @@ class ChaosIT {
 
     @Test
     @Order(4)
+    void everyJobCompletesOnceWhenTheBrokerIsFrozenForHalfAMinute() {
+        Chaos.Figures f = report(chaos.brokerPause(2, 30));
+        assertEquals(2, f.completed(), f.line());
+        assertEquals(0, f.failed(), f.line());
+        assertEquals(0, f.duplicates(), f.line());
+    }
+
+    @Test
+    @Order(5)
     void badRecordsEachFailOnceWithADeadLetterAndStopNothing() {
         Chaos.Figures f = report(chaos.badRecords(200));
         assertEquals(200, f.failed(), "bad records with exactly one failed status and one dead letter: " + f.line());
