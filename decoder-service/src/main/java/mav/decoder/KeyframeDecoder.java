@@ -50,7 +50,7 @@ public class KeyframeDecoder extends DiffusionStage {
     public Map<String, String> run(StageEvent input, StageContext context) throws Exception {
         PromptRequest request = input.request();
         // 1. inputs: the image embedding, and the zero embedding for the unconditional branch
-        Tensor embed = context.fetchTensor("image_embed").requireShape("image_embed", 1, embedDim);
+        Tensor embed = context.fetchTensor("image_embed", 1, embedDim);
         Tensor embeds = new Tensor(new long[] {2, embedDim}, Tensors.concat(embed.data(), new float[embedDim]));
         Tensor fps = new Tensor(new long[] {2}, Tensors.filled(2, request.fps().floatValue()));
         double guidanceScale = request.guidanceScaleOr(defaultGuidanceScale);

@@ -86,8 +86,8 @@ public class FrameInterpolator extends DiffusionStage {
     public Map<String, String> run(StageEvent input, StageContext context) throws Exception {
         PromptRequest request = input.request();
         // 1. inputs
-        Tensor keyframes = context.fetchTensor("keyframes").requireShape("keyframes", 1, 3, -1, -1, -1);
-        Tensor embed = context.fetchTensor("image_embed").requireShape("image_embed", 1, embedDim);
+        Tensor keyframes = context.fetchTensor("keyframes", 1, 3, -1, -1, -1);
+        Tensor embed = context.fetchTensor("image_embed", 1, embedDim);
         int k = (int) keyframes.dim(2);
         int h = (int) keyframes.dim(3);
         int w = (int) keyframes.dim(4);

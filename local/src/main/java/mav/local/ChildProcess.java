@@ -160,6 +160,27 @@ final class ChildProcess {
         }
     }
 
+    /**
+     * A base port with the 30 ports after it free (five services, up to three replicas each), below Linux's
+     * ephemeral range (32768 and up). Why: the services start one after another over half a minute, and meanwhile
+     * the Kafka and S3 clients' outgoing
+     * connections take local ports from the ephemeral range; a service port chosen there was once taken that way
+     * before its service bound it ("Port 43884 seems to be in use").
+     */
+    static int freeBase() {
+        for (int attempt = 0; attempt < 50; attempt++) {
+            int base = 20000 + (int) (Math.random() * 12000);
+            boolean free = true;
+            for (int i = 0; i < 30 && free; i++) {
+                free = !portOpen("127.0.0.1", base + i);
+            }
+            if (free) {
+                return base;
+            }
+        }
+        throw new StackException("no free port range for the services");
+    }
+
     /** Waits until {@code port} accepts connections, failing with the log tail when the process dies or time runs out. */
     void awaitPort(int port, int timeoutSeconds) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);

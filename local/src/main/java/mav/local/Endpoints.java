@@ -6,4 +6,11 @@ record Endpoints(String kafka, String s3, String accessKey, String secretKey, St
     String topic(String name) {
         return topicPrefix + name;
     }
+
+    /** Without the secret key, so that no message or log that prints endpoints shows it. */
+    @Override
+    public String toString() {
+        return "Endpoints[kafka=" + kafka + ", s3=" + s3 + ", accessKey=" + accessKey + ", secretKey=***, bucket="
+                + bucket + ", topicPrefix=" + topicPrefix + "]";
+    }
 }

@@ -61,6 +61,24 @@ record Layout(Path root, Path stateDir, String childClasspath) {
         return root.resolve("testing/models");
     }
 
+    /**
+     * Writes {@code text} to {@code file} readable and writable by the owner only (0600), as it holds credentials;
+     * a file that exists is narrowed to 0600 before it is rewritten.
+     */
+    static void writePrivate(Path file, String text) throws java.io.IOException {
+        var ownerOnly = java.nio.file.attribute.PosixFilePermissions.fromString("rw-------");
+        try {
+            if (Files.exists(file)) {
+                Files.setPosixFilePermissions(file, ownerOnly);
+            } else {
+                Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(ownerOnly));
+            }
+        } catch (UnsupportedOperationException notPosix) {
+            // a file system without POSIX permissions: nothing narrower to ask for
+        }
+        Files.writeString(file, text, java.nio.charset.StandardCharsets.UTF_8);
+    }
+
     /** Deletes {@code dir} and everything under it; nothing when it does not exist. */
     static void deleteTree(Path dir) {
         if (!Files.exists(dir)) {

@@ -2,7 +2,6 @@ package mav.local;
 
 import java.io.IOException;
 import java.io.Reader;
-import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
@@ -11,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -63,6 +63,21 @@ final class LocalStack implements AutoCloseable {
 
     List<StageProcess> services() {
         return services == null ? List.of() : services.processes();
+    }
+
+    /** Starts a stopped or killed replica again and waits until it is ready (fault injection). */
+    StageProcess restartService(StageProcess old) {
+        return services.restart(old, options.readyTimeoutSeconds());
+    }
+
+    /** The embedded broker, which fault injection freezes; null with an external Kafka. */
+    KafkaBroker broker() {
+        return broker;
+    }
+
+    /** The embedded S3 server, which fault injection stops and starts; null with an external store. */
+    S3Server s3Server() {
+        return s3;
     }
 
     /**
@@ -164,8 +179,11 @@ final class LocalStack implements AutoCloseable {
             urls.add(sp.stage.id() + "=" + sp.url());
         }
         p.setProperty("services", String.join(",", urls));
-        try (Writer w = Files.newBufferedWriter(layout.stackFile(), StandardCharsets.UTF_8)) {
+        try {
+            java.io.StringWriter w = new java.io.StringWriter();
             p.store(w, "the running local stack, written by ./mav; ./mav down stops it");
+            // it holds the S3 secret key
+            Layout.writePrivate(layout.stackFile(), w.toString());
         } catch (IOException e) {
             throw new StackException("cannot write " + layout.stackFile() + ": " + e.getMessage(), e);
         }
@@ -236,7 +254,7 @@ final class LocalStack implements AutoCloseable {
             say.accept("stopping " + role + " (pid " + pid + ")");
             stopped.add(role);
             if (rank(k) == 0) {
-                Thread t = new Thread(() -> ChildProcess.stop(h.get(), 15));
+                Thread t = new Thread(() -> ChildProcess.stop(h.get(), StageProcess.STOP_GRACE_SECONDS));
                 t.start();
                 services.add(t);
             } else {
@@ -260,7 +278,7 @@ final class LocalStack implements AutoCloseable {
 
     private static void join(Thread t) {
         try {
-            t.join(30_000);
+            t.join(TimeUnit.SECONDS.toMillis(StageProcess.STOP_GRACE_SECONDS + 10));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

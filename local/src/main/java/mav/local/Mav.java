@@ -39,6 +39,12 @@ public final class Mav {
               top [--once]       per stage: jobs/min, p50/p95 latency, in flight, failed, consumer lag
               bench --jobs N [--replicas stage=k,...] [--steps ...]
                                  N jobs through the stack: throughput, latency, time outside inference
+              chaos [--jobs N] [--bad N] [--outage-seconds S]
+                                 fault injection on a stack of its own (free ports, state in .mav/chaos,
+                                 decoder and sr-low with 2 replicas, testing/models unless --models):
+                                 kill -9 of busy replicas, SIGTERM mid-job, S3 stopped S s, Kafka frozen
+                                 S s, N bad records;
+                                 prints jobs, faults, completed, duplicates, failed and recovery per scenario
 
             job options:   --seed N --fps N (1-30) --guidance X --negative TEXT --job-id ID
                            --steps prior=N,decoder=N,interpolation=N,sr-low=N,sr-high=N (or one N for all)
@@ -50,10 +56,15 @@ public final class Mav {
                            --workers 1 --ort-threads 0 --ready-timeout 300 --bucket mav --topic-prefix mav.
             """;
 
-    private final PrintStream out = System.out;
+    private final PrintStream out;
     private final PrintStream err = System.err;
 
     private Mav() {
+        this(System.out);
+    }
+
+    Mav(PrintStream out) {
+        this.out = out;
     }
 
     public static void main(String[] argv) {
@@ -95,6 +106,7 @@ public final class Mav {
             case "down" -> down(a, layout);
             case "top" -> Top.run(a, layout, out);
             case "bench" -> Bench.run(a, layout, out);
+            case "chaos" -> chaos(a, layout);
             default -> throw new Args.UsageException("unknown command '" + cmd + "'");
         };
     }
@@ -240,7 +252,7 @@ public final class Mav {
         Properties running = LocalStack.running(layout);
         if (running != null) {
             say("a stack is already running (./mav down stops it)");
-            printStack(LocalStack.endpoints(running), LocalStack.serviceUrls(running));
+            printStack(LocalStack.endpoints(running), LocalStack.serviceUrls(running), layout.stackFile());
             return 0;
         }
         LocalStack stack = LocalStack.start(layout, StackOptions.from(a, layout), this::say);
@@ -248,7 +260,7 @@ public final class Mav {
         for (StageProcess p : stack.services()) {
             urls.computeIfAbsent(p.stage.id(), k -> new java.util.ArrayList<>()).add(p.url());
         }
-        printStack(stack.endpoints(), urls);
+        printStack(stack.endpoints(), urls, layout.stackFile());
         if (a.flag("foreground")) {
             say("running in the foreground; Ctrl-C stops the stack");
             try {
@@ -262,13 +274,14 @@ public final class Mav {
         return 0;
     }
 
-    private void printStack(Endpoints e, Map<String, List<String>> urls) {
+    void printStack(Endpoints e, Map<String, List<String>> urls, Path stackFile) {
         String host = e.kafka();
         out.println();
         out.println("Kafka bootstrap  " + host + "   (topics " + e.topicPrefix() + "prompts ... " + e.topicPrefix()
                 + "dead-letter)");
-        out.println("S3 endpoint      " + e.s3() + "   access key " + e.accessKey() + ", secret key " + e.secretKey()
-                + ", bucket " + e.bucket());
+        // the secret key stays in the owner-only stack file: terminals, CI logs and screen shares keep none
+        out.println("S3 endpoint      " + e.s3() + "   access key " + e.accessKey() + ", secret key in "
+                + stackFile + " (s3.secret-key), bucket " + e.bucket());
         urls.forEach((stage, list) -> {
             if (!list.isEmpty()) {
                 out.printf("%-16s %s%n", stage, String.join("  ", list));
@@ -281,10 +294,42 @@ public final class Mav {
                 + host + " -t " + e.topic("prompts") + " -K: -P");
         out.println("  kcat -b " + host + " -t " + e.topic("status") + " -C -o end -f '%k %s\\n'");
         out.println("  kcat -b " + host + " -t " + e.topic("videos") + " -C -o beginning -e");
-        out.println("  AWS_ACCESS_KEY_ID=" + e.accessKey() + " AWS_SECRET_ACCESS_KEY=" + e.secretKey()
-                + " AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url " + e.s3() + " s3 ls s3://" + e.bucket() + "/videos/");
+        out.println("  AWS_ACCESS_KEY_ID=" + e.accessKey() + " AWS_SECRET_ACCESS_KEY=\"$(sed -n 's/^s3.secret-key=//p' "
+                + stackFile + ")\" AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url " + e.s3() + " s3 ls s3://"
+                + e.bucket() + "/videos/");
         out.println("  ./mav top        ./mav down");
         out.flush();
+    }
+
+    /** {@code ./mav chaos}: the fault-injection suite of ChaosIT with more jobs, its figures printed. */
+    private int chaos(Args a, Layout layout) {
+        a.allowOnly(union(STACK_FLAGS, Set.of("jobs", "bad", "outage-seconds", "timeout")));
+        int jobs = a.intValue("jobs", 20);
+        Layout own = Layout.of(layout.root(), layout.stateDir().resolve("chaos"));
+        Layout.deleteTree(own.stateDir());
+        Path models = a.has("models") ? Path.of(a.get("models")).toAbsolutePath() : layout.root().resolve("testing/models");
+        Map<Stage, Integer> replicas = a.has("replicas") ? Args.stageInts(a.get("replicas"), "--replicas")
+                : Map.of(Stage.DECODER, 2, Stage.SR_LOW, 2);
+        StackOptions o = StackOptions.from(a, own).onFreePorts(replicas, models)
+                .withServiceJvmOptions(List.of("-XX:TieredStopAtLevel=1", "-Xmx1g"));
+        List<Chaos.Figures> figures = new java.util.ArrayList<>();
+        try (LocalStack stack = LocalStack.start(own, o, this::say)) {
+            Chaos chaos = new Chaos(stack, Duration.ofSeconds(a.intValue("timeout", 900)), this::say);
+            List<java.util.function.Supplier<Chaos.Figures>> scenarios = List.of(() -> chaos.killReplicas(jobs),
+                    () -> chaos.sigterm(Math.max(2, jobs / 4)),
+                    () -> chaos.storeOutage(Math.max(2, jobs / 4), a.intValue("outage-seconds", 30)),
+                    () -> chaos.brokerPause(Math.max(2, jobs / 4), a.intValue("outage-seconds", 30)),
+                    () -> chaos.badRecords(a.intValue("bad", 1000)));
+            for (var scenario : scenarios) {
+                Chaos.Figures f = scenario.get();
+                say(f.line());
+                figures.add(f);
+            }
+        }
+        out.println();
+        out.println(Chaos.Figures.header());
+        figures.forEach(f -> out.println(f.line()));
+        return figures.stream().allMatch(Chaos.Figures::passed) ? 0 : 1;
     }
 
     private int down(Args a, Layout layout) {

@@ -1,7 +1,6 @@
 package mav.local;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -41,7 +40,8 @@ final class S3Server {
         Path config = dir.resolve("s3proxy.properties");
         try {
             Files.createDirectories(data);
-            Files.writeString(config, String.join("\n",
+            // it holds the credentials
+            Layout.writePrivate(config, String.join("\n",
                     "# written by ./mav: S3Proxy with the filesystem backend",
                     "s3proxy.endpoint=http://127.0.0.1:" + port,
                     "s3proxy.authorization=aws-v2-or-v4",
@@ -52,7 +52,7 @@ final class S3Server {
                     "jclouds.identity=" + accessKey,
                     "jclouds.credential=" + secretKey,
                     "jclouds.filesystem.basedir=" + data,
-                    ""), StandardCharsets.UTF_8);
+                    ""));
         } catch (IOException e) {
             throw new StackException("cannot write " + config + ": " + e.getMessage(), e);
         }

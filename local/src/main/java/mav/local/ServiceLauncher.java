@@ -40,6 +40,8 @@ final class ServiceLauncher {
         env.put("MAV_MODELS_DIR", settings.modelsDir().toString());
         env.put("MAV_WORKERS", String.valueOf(settings.workers()));
         env.put("MAV_ORT_THREADS", String.valueOf(settings.ortThreads()));
+        // the launcher sends SIGTERM and SIGKILLs a service STOP_GRACE_SECONDS later: drain well within that
+        env.put("MAV_DRAIN_SECONDS", String.valueOf(StageProcess.STOP_GRACE_SECONDS - 10));
         return env;
     }
 
@@ -68,9 +70,27 @@ final class ServiceLauncher {
         }
     }
 
+    /**
+     * Starts {@code old}'s replica again (same stage, replica number and port) once its process has gone, and waits
+     * until it is ready; returns the new one, which takes {@code old}'s place in {@link #processes()}.
+     */
+    StageProcess restart(StageProcess old, int readyTimeoutSeconds) {
+        StageProcess p = new StageProcess(old.stage, old.replica, old.port);
+        Map<String, String> env = new LinkedHashMap<>(env());
+        env.put("QUARKUS_HTTP_PORT", String.valueOf(p.port));
+        p.start(layout, env, settings.jvmOptions());
+        processes.set(processes.indexOf(old), p);
+        awaitReady(List.of(p), readyTimeoutSeconds);
+        return p;
+    }
+
     private void awaitReady(int timeoutSeconds) {
+        awaitReady(processes, timeoutSeconds);
+    }
+
+    private void awaitReady(List<StageProcess> which, int timeoutSeconds) {
         long deadline = System.nanoTime() + timeoutSeconds * 1_000_000_000L;
-        List<StageProcess> waiting = new ArrayList<>(processes);
+        List<StageProcess> waiting = new ArrayList<>(which);
         while (!waiting.isEmpty()) {
             for (var it = waiting.iterator(); it.hasNext();) {
                 StageProcess p = it.next();
@@ -109,7 +129,7 @@ final class ServiceLauncher {
         }
         for (Thread t : threads) {
             try {
-                t.join(30_000);
+                t.join(java.util.concurrent.TimeUnit.SECONDS.toMillis(StageProcess.STOP_GRACE_SECONDS + 10));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }

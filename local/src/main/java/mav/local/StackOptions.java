@@ -52,6 +52,14 @@ record StackOptions(
                 !a.flag("no-services"), a.intValue("ready-timeout", 300), List.of());
     }
 
+    /** These replicas and models, on free ports (fault injection runs beside whatever else listens). */
+    StackOptions onFreePorts(Map<Stage, Integer> replicas, Path models) {
+        return new StackOptions(ChildProcess.freePort(), ChildProcess.freePort(), ChildProcess.freePort(),
+                ChildProcess.freeBase(), null, null, accessKey, secretKey, bucket, topicPrefix,
+                Math.max(partitions, 2), models, replicas, workers, ortThreads, true, readyTimeoutSeconds,
+                serviceJvmOptions);
+    }
+
     StackOptions withServiceJvmOptions(List<String> opts) {
         return new StackOptions(kafkaPort, controllerPort, s3Port, basePort, externalKafka, externalS3, accessKey,
                 secretKey, bucket, topicPrefix, partitions, modelsDir, replicas, workers, ortThreads, services,

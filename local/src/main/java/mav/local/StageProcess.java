@@ -14,6 +14,11 @@ import java.util.Map;
 
 /** One replica of one stage service: {@code java -jar <module>/target/quarkus-app/quarkus-run.jar} on its port. */
 final class StageProcess {
+    /**
+     * SIGTERM, then SIGKILL this much later; services drain for 10 s less (MAV_DRAIN_SECONDS), which leaves them
+     * time to close their Kafka clients. An idle service stops in a few seconds; only a job in flight uses it.
+     */
+    static final int STOP_GRACE_SECONDS = 40;
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     final Stage stage;
@@ -104,7 +109,7 @@ final class StageProcess {
 
     void stop() {
         if (process != null) {
-            process.stop(15);
+            process.stop(STOP_GRACE_SECONDS);
         }
     }
 }

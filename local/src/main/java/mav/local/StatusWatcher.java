@@ -36,6 +36,8 @@ final class StatusWatcher implements AutoCloseable {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, endpoints.kafka());
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        // results and done/failed statuses are written in transactions: see only committed ones, each once
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, "mav-cli-watch");
         p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30_000);
         consumer = new KafkaConsumer<>(p, new StringDeserializer(), new StringDeserializer());

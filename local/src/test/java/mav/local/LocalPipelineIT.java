@@ -77,7 +77,7 @@ class LocalPipelineIT {
                 ? Path.of(System.getProperty("mav.it.models")).toAbsolutePath() : layout.defaultModels();
         assertTrue(Layout.isComplete(models), "no complete model repository in models/ or testing/models/: " + models);
         int kafkaPort = ChildProcess.freePort();
-        int basePort = freeBase();
+        int basePort = ChildProcess.freeBase();
         StackOptions options = new StackOptions(kafkaPort, ChildProcess.freePort(), ChildProcess.freePort(), basePort,
                 null, null, "minioadmin", "minioadmin", "mav", "mav.", 2, models, Map.of(), 1, 1, true, 240,
                 List.of("-XX:TieredStopAtLevel=1", "-Xmx1500m",
@@ -92,6 +92,8 @@ class LocalPipelineIT {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, endpoints.kafka());
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        // results and done/failed statuses are written in transactions: see only committed ones, each once
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         consumer = new KafkaConsumer<>(p, new StringDeserializer(), new StringDeserializer());
         List<TopicPartition> parts = new ArrayList<>();
         for (String t : List.of("status", "videos", "dead-letter")) {
@@ -347,25 +349,5 @@ class LocalPipelineIT {
             }
         }
         return false;
-    }
-
-    /**
-     * A base port with the five service ports after it free, below Linux's ephemeral range (32768 and up). Why: the
-     * services start one after another over half a minute, and meanwhile the Kafka and S3 clients' outgoing
-     * connections take local ports from the ephemeral range; a service port chosen there was once taken that way
-     * before its service bound it ("Port 43884 seems to be in use").
-     */
-    private static int freeBase() {
-        for (int attempt = 0; attempt < 50; attempt++) {
-            int base = 20000 + (int) (Math.random() * 12000);
-            boolean free = true;
-            for (int i = 0; i < 5 && free; i++) {
-                free = !ChildProcess.portOpen("127.0.0.1", base + i);
-            }
-            if (free) {
-                return base;
-            }
-        }
-        throw new IllegalStateException("no free port range");
     }
 }

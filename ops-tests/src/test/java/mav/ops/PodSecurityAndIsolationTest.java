@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fabric8.kubernetes.api.model.Capabilities;
+import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.EnvVar;
@@ -381,7 +382,13 @@ class PodSecurityAndIsolationTest {
     @ValueSource(strings = {"cpu", "gpu"})
     void gpuStagesRollWithoutASparePodAndGraceCoversTheJobDeadline(String overlay) {
         Manifests m = KustomizeOverlaysTest.manifests(overlay);
-        int maxJobSeconds = Integer.parseInt(Repo.sharedDefaults().getProperty("mav.max-job-seconds", "1800").trim());
+        Map<String, String> config = m.one(ConfigMap.class, "mav-config").getData();
+        int maxJobSeconds = Integer.parseInt(config.getOrDefault("MAV_MAX_JOB_SECONDS",
+                Repo.sharedDefaults().getProperty("mav.max-job-seconds")).trim());
+        int drainSeconds = Integer.parseInt(config.getOrDefault("MAV_DRAIN_SECONDS",
+                Repo.sharedDefaults().getProperty("mav.drain-seconds")).trim());
+        assertEquals(maxJobSeconds, drainSeconds, overlay + ": a draining stage should let any job that may still "
+                + "finish (MAV_MAX_JOB_SECONDS) finish (MAV_DRAIN_SECONDS)");
         for (Repo.Stage stage : Repo.stages()) {
             Deployment d = m.one(Deployment.class, stage.service());
             String where = overlay + ": " + stage.service();
@@ -391,8 +398,8 @@ class PodSecurityAndIsolationTest {
                 assertEquals(1, rolling.getMaxUnavailable().getIntVal(), where + ": maxUnavailable");
             }
             long grace = d.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds();
-            assertTrue(grace > maxJobSeconds, where + ": terminationGracePeriodSeconds " + grace
-                    + " does not cover mav.max-job-seconds " + maxJobSeconds + " (the drain deadline)");
+            assertTrue(grace >= drainSeconds + 30, where + ": terminationGracePeriodSeconds " + grace
+                    + " leaves under 30 s after the drain deadline " + drainSeconds + " s for the commit and the exit");
         }
     }
 

@@ -135,7 +135,7 @@ final class Repo {
                 Properties shared = sharedDefaults();
                 String port2 = resolve(p.getProperty("quarkus.http.port"), p, shared);
                 String in2 = resolve(p.getProperty("mp.messaging.incoming.in.topic"), p, shared);
-                String out2 = resolve(p.getProperty("mp.messaging.outgoing.out.topic"), p, shared);
+                String out2 = resolve(p.getProperty("mav.output-topic"), p, shared);
                 String group2 = resolve(p.getProperty("mp.messaging.incoming.in.group.id"), p, shared);
                 String stage2 = resolve(p.getProperty("mav.stage"), p, shared);
                 port = port2 != null ? Integer.parseInt(port2.trim()) : port;

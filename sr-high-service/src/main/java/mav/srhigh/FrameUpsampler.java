@@ -39,6 +39,8 @@ public class FrameUpsampler extends DiffusionStage {
     int batchFrames;
     @ConfigProperty(name = "sr-high.ffmpeg", defaultValue = "ffmpeg")
     String ffmpeg;
+    @ConfigProperty(name = "mav.max-job-seconds", defaultValue = "1800")
+    int maxJobSeconds;
 
     @Override
     public StageName name() {
@@ -49,6 +51,8 @@ public class FrameUpsampler extends DiffusionStage {
     public void load(ModelRepository repository, String version, OrtSettings settings) {
         try {
             Mp4Encoder.requireFfmpeg(ffmpeg);
+            // a replica killed mid-encode (kill -9, OOM-kill) could not delete its files; no job runs that long
+            Mp4Encoder.deleteLeftovers(java.time.Duration.ofSeconds(maxJobSeconds));
         } catch (IllegalStateException e) {
             throw new ModelLoadException(e.getMessage(), e);
         }
@@ -63,8 +67,8 @@ public class FrameUpsampler extends DiffusionStage {
         PromptRequest request = input.request();
         String jobId = request.jobId();
         // 1. the 256×256 clip, and the keyframe count that gives the output frame rate
-        Tensor clip = context.fetchTensor("frames_256").requireShape("frames_256", 1, 3, -1, -1, -1);
-        int keyframes = (int) context.fetchTensor("keyframes").dim(2);
+        Tensor clip = context.fetchTensor("frames_256", 1, 3, -1, -1, -1);
+        int keyframes = (int) context.fetchTensor("keyframes", 1, 3, -1, -1, -1).dim(2);
         int f = (int) clip.dim(2);
         int lowPlane = (int) (clip.dim(3) * clip.dim(4));
         double fps = request.fps() * (double) (f - 1) / Math.max(1, keyframes - 1);
@@ -79,7 +83,9 @@ public class FrameUpsampler extends DiffusionStage {
         Path mp4 = Files.createTempFile("mav-" + jobId + "-", ".mp4");
         byte[] poster = null;
         byte[] video;
-        try (Mp4Encoder encoder = new Mp4Encoder(ffmpeg, width, height, fps, mp4)) {
+        // the encoder deletes the file when it closes; this covers an encoder that failed to start
+        try (TempFile ignored = new TempFile(mp4);
+                Mp4Encoder encoder = new Mp4Encoder(ffmpeg, width, height, fps, mp4)) {
             for (int b = 0; b < batches; b++) {
                 int first = b * batchFrames;
                 int n = Math.min(batchFrames, f - first);
@@ -159,5 +165,13 @@ public class FrameUpsampler extends DiffusionStage {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ImageIO.write(img, "png", out);
         return out.toByteArray();
+    }
+
+    /** Deletes a temporary file when closed, on every path out of the block that made it. */
+    private record TempFile(Path path) implements AutoCloseable {
+        @Override
+        public void close() throws java.io.IOException {
+            Files.deleteIfExists(path);
+        }
     }
 }

@@ -22,15 +22,44 @@ public final class Mp4Encoder implements AutoCloseable {
         this.output = output;
         this.log = Files.createTempFile("ffmpeg-", ".log");
         this.frameBytes = width * height * 3;
-        process = new ProcessBuilder(List.of(ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
-                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", width + "x" + height, "-r", Double.toString(fps),
-                "-i", "-",
-                "-c:v", "libx264", "-preset", "medium", "-crf", "18", "-pix_fmt", "yuv420p",
-                "-movflags", "+faststart", output.toString()))
-                .redirectErrorStream(true)
-                .redirectOutput(log.toFile())
-                .start();
+        try {
+            process = new ProcessBuilder(List.of(ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
+                    "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", width + "x" + height, "-r", Double.toString(fps),
+                    "-i", "-",
+                    "-c:v", "libx264", "-preset", "medium", "-crf", "18", "-pix_fmt", "yuv420p",
+                    "-movflags", "+faststart", output.toString()))
+                    .redirectErrorStream(true)
+                    .redirectOutput(log.toFile())
+                    .start();
+        } catch (IOException e) {
+            Files.deleteIfExists(log);
+            throw e;
+        }
         stdin = process.getOutputStream();
+    }
+
+    /**
+     * Deletes this stage's temporary MP4s and ffmpeg logs older than {@code age} from the temp directory: what a
+     * killed replica left behind (younger ones may belong to another replica's job in flight).
+     */
+    public static void deleteLeftovers(java.time.Duration age) {
+        java.time.Instant cutoff = java.time.Instant.now().minus(age);
+        try (var files = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+            files.filter(f -> {
+                String n = f.getFileName().toString();
+                return (n.startsWith("mav-") && n.endsWith(".mp4")) || (n.startsWith("ffmpeg-") && n.endsWith(".log"));
+            }).forEach(f -> {
+                try {
+                    if (Files.getLastModifiedTime(f).toInstant().isBefore(cutoff)) {
+                        Files.deleteIfExists(f);
+                    }
+                } catch (IOException e) {
+                    // another replica's, or gone already
+                }
+            });
+        } catch (IOException e) {
+            // an unreadable temp dir only means nothing is swept
+        }
     }
 
     /** Checks that {@code ffmpeg} runs and can encode H.264. */

@@ -78,4 +78,36 @@ class Mp4EncoderTest {
         assertEquals(0, p.waitFor(), out);
         return out;
     }
+
+    @Test
+    void anEncoderThatCannotStartLeavesNoFileBehind(@TempDir Path dir) throws Exception {
+        long logsBefore = leftovers("ffmpeg-");
+        Path mp4 = dir.resolve("never.mp4");
+        org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                () -> new Mp4Encoder(dir.resolve("no-such-ffmpeg").toString(), 16, 16, 8, mp4));
+        assertEquals(logsBefore, leftovers("ffmpeg-"), "the ffmpeg log of an encoder that never ran is deleted");
+    }
+
+    @Test
+    void leftoversOfAKilledReplicaAreSweptOnlyWhenOlderThanAnyJob() throws Exception {
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+        Path old = Files.createTempFile(tmp, "mav-sweep-test-", ".mp4");
+        Path young = Files.createTempFile(tmp, "mav-sweep-test-", ".mp4");
+        Files.setLastModifiedTime(old, java.nio.file.attribute.FileTime.from(
+                java.time.Instant.now().minus(java.time.Duration.ofHours(2))));
+        try {
+            Mp4Encoder.deleteLeftovers(java.time.Duration.ofMinutes(30));
+            assertTrue(Files.notExists(old), "an MP4 older than the longest job is swept");
+            assertTrue(Files.exists(young), "a young one may be another replica's job in flight");
+        } finally {
+            Files.deleteIfExists(old);
+            Files.deleteIfExists(young);
+        }
+    }
+
+    private static long leftovers(String prefix) throws java.io.IOException {
+        try (var s = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+            return s.filter(f -> f.getFileName().toString().startsWith(prefix)).count();
+        }
+    }
 }

@@ -40,7 +40,7 @@ public class SpatiotemporalUpsampler extends DiffusionStage {
     public Map<String, String> run(StageEvent input, StageContext context) throws Exception {
         PromptRequest request = input.request();
         // 1. the 64×64 clip
-        Tensor lowRes = context.fetchTensor("frames_64").requireShape("frames_64", 1, 3, -1, -1, -1);
+        Tensor lowRes = context.fetchTensor("frames_64", 1, 3, -1, -1, -1);
         long[] shape = {1, 3, lowRes.dim(2), height, width};
 
         // 2. denoise, conditioned on the low-resolution clip

@@ -12,7 +12,8 @@ import java.util.regex.Pattern;
  * <p>Optional fields are null until {@link #withDefaults()} fills them; the prior stage does that once, so every
  * later stage sees the same seed and settings.
  *
- * @param jobId          {@code [A-Za-z0-9._-]{1,64}}, also the Kafka key
+ * @param jobId          {@code [A-Za-z0-9][A-Za-z0-9._-]{0,63}}, also the Kafka key and a path segment of object
+ *                       keys (so never {@code .} or {@code ..})
  * @param prompt         1 to {@value #MAX_PROMPT_CHARS} characters
  * @param negativePrompt optional; replaces the empty condition of classifier-free guidance in the prior
  * @param seed           optional; derived from the job id when absent
@@ -34,7 +35,7 @@ public record PromptRequest(
     public static final int MAX_FPS = 30;
     public static final int DEFAULT_FPS = 8;
     public static final int MAX_STEPS = 1000;
-    private static final Pattern JOB_ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+    private static final Pattern JOB_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
     public PromptRequest {
         steps = steps == null ? Map.of() : Map.copyOf(steps);

@@ -4,6 +4,7 @@ import java.util.Collections;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * The claim check passed from one stage to the next: the original request, the object keys of everything produced
@@ -23,6 +24,9 @@ public record StageEvent(
         Map<String, String> modelVersions,
         Map<StageName, StageTiming> timings,
         Map<StageName, SamplingSettings> sampling) {
+
+    /** {@code <stage>/<file>} below a job's prefix: plain segments, no {@code .}, {@code ..} or empty ones. */
+    private static final Pattern ARTIFACT_PATH = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]*/[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
 
     public StageEvent {
         artifacts = artifacts == null ? Map.of() : Map.copyOf(artifacts);
@@ -61,6 +65,25 @@ public record StageEvent(
             s.put(by, applied);
         }
         return new StageEvent(request, by, a, m, t, s);
+    }
+
+    /**
+     * Checks that every artifact lies under {@code jobs/<its job>/}, so that an event can never make a stage read
+     * another job's objects (or anything else in the bucket); called before any fetch.
+     *
+     * @throws InvalidEventException naming the first artifact whose key is elsewhere
+     */
+    public StageEvent requireArtifactsOfItsJob() {
+        String prefix = "jobs/" + request.jobId() + "/";
+        for (Map.Entry<String, String> a : artifacts.entrySet()) {
+            String key = a.getValue();
+            if (key == null || !key.startsWith(prefix) || !ARTIFACT_PATH.matcher(key.substring(prefix.length())).matches()) {
+                throw new InvalidEventException("job " + request.jobId() + ": artifact '" + a.getKey() + "' has key "
+                        + (key == null ? "null" : "'" + (key.length() > 120 ? key.substring(0, 120) + "…" : key) + "'")
+                        + ", which is not under " + prefix + "<stage>/<file>");
+            }
+        }
+        return this;
     }
 
     /** The key of artifact {@code name}, which an earlier stage must have written. */

@@ -13,6 +13,9 @@ public interface MavConfig {
     /** Which stage this service runs: prior, decoder, interpolation, sr-low or sr-high. */
     String stage();
 
+    /** The topic this stage's results go to: the next stage's input, or the videos topic after the last one. */
+    String outputTopic();
+
     /** Prefix of every topic name, {@code mav.} by default. */
     @WithDefault("mav.")
     String topicPrefix();
@@ -21,9 +24,27 @@ public interface MavConfig {
     @WithDefault("1")
     int workers();
 
-    /** Longest a job may take in this stage; the consumer's stalled-record check allows that long. */
+    /**
+     * Longest a job may take in this stage, retries of an unreachable object store included; past it the job
+     * fails.
+     */
     @WithDefault("1800")
     int maxJobSeconds();
+
+    /**
+     * On SIGTERM, how long the job in flight may still run before the service exits without committing it (another
+     * replica then runs it once). Keep it below the platform's grace period before SIGKILL: 120 s on Kubernetes
+     * (terminationGracePeriodSeconds), 40 s in the local launcher, which sets it to 30.
+     */
+    @WithDefault("90")
+    int drainSeconds();
+
+    /**
+     * Largest input record (key and value) a stage accepts; larger ones fail before they are parsed. Far below
+     * Kafka's 1 MiB {@code max.request.size}, so that a dead letter carrying the record always fits.
+     */
+    @WithDefault("262144")
+    int maxRecordBytes();
 
     S3 s3();
 
@@ -56,7 +77,7 @@ public interface MavConfig {
     }
 
     interface Ort {
-        /** cpu, cuda or tensorrt. */
+        /** cpu or cuda. */
         @WithDefault("cpu")
         String provider();
 

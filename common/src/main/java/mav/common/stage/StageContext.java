@@ -6,7 +6,6 @@ import mav.common.event.StageTiming;
 import mav.common.event.StageEvent;
 import mav.common.event.StatusEvent;
 import mav.common.store.BlobNotFoundException;
-import mav.common.store.BlobStore;
 import mav.common.tensor.NpyCodec;
 import mav.common.tensor.Tensor;
 
@@ -17,7 +16,7 @@ import mav.common.tensor.Tensor;
 public final class StageContext {
     private final StageEvent input;
     private final String stage;
-    private final BlobStore store;
+    private final JobStore store;
     private final StatusPublisher status;
     private final StageMetrics metrics;
     private final long startNanos = System.nanoTime();
@@ -27,7 +26,7 @@ public final class StageContext {
     private Integer steps;
     private Double guidanceScale;
 
-    StageContext(StageEvent input, String stage, BlobStore store, StatusPublisher status, StageMetrics metrics) {
+    StageContext(StageEvent input, String stage, JobStore store, StatusPublisher status, StageMetrics metrics) {
         this.input = input;
         this.stage = stage;
         this.store = store;
@@ -79,15 +78,23 @@ public final class StageContext {
 
     /** Reads the .npy artifact an earlier stage wrote under {@code artifact}. */
     public Tensor fetchTensor(String artifact) {
+        return fetchTensor(artifact, (long[]) null);
+    }
+
+    /**
+     * Reads the .npy artifact an earlier stage wrote under {@code artifact}, refusing it before it is decoded when
+     * its header does not claim {@code expectedShape} (-1 accepts any size on an axis).
+     */
+    public Tensor fetchTensor(String artifact, long... expectedShape) {
         String key = input.artifact(artifact);
         long t0 = System.nanoTime();
         try {
-            return NpyCodec.decode(store.get(key));
+            return NpyCodec.decode(store.get(key), expectedShape);
         } catch (BlobNotFoundException e) {
-            throw new BlobNotFoundException(store.bucket(), key + " (artifact '" + artifact + "' of job " + jobId()
+            throw new BlobNotFoundException(store.store().bucket(), key + " (artifact '" + artifact + "' of job " + jobId()
                     + ", needed by stage " + stage + ")");
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("artifact '" + artifact + "' at " + key + " is not a float32 .npy: "
+            throw new IllegalArgumentException("artifact '" + artifact + "' at " + key + " refused: "
                     + e.getMessage(), e);
         } finally {
             fetchNanos += System.nanoTime() - t0;

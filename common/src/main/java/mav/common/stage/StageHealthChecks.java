@@ -8,9 +8,10 @@ import org.eclipse.microprofile.health.Readiness;
 import org.eclipse.microprofile.health.Startup;
 
 /**
- * Readiness: the models are loaded and the object store answers (Kafka's readiness comes from the messaging
- * extension). Startup: the model load was attempted, so a model that cannot load shows up as not ready with its
- * reason instead of a restart loop.
+ * Readiness: the models are loaded, the object store answers (the last probe's answer, so readiness never waits on
+ * a frozen store) and the stage consumes (nothing holds it back: see {@link StageGate}); Kafka's readiness comes
+ * from the messaging extension. Startup: the model load was attempted, so a model that cannot load shows up as not
+ * ready with its reason instead of a restart loop.
  */
 @ApplicationScoped
 public class StageHealthChecks {
@@ -19,6 +20,8 @@ public class StageHealthChecks {
     StageRunner runner;
     @Inject
     MavConfig config;
+    @Inject
+    StageGate gate;
 
     @Readiness
     HealthCheck models() {
@@ -33,9 +36,19 @@ public class StageHealthChecks {
     }
 
     @Readiness
+    HealthCheck consuming() {
+        return () -> {
+            String held = gate.reason();
+            return HealthCheckResponse.named("consuming").status(held == null)
+                    .withData("detail", held == null ? "taking records" : held)
+                    .build();
+        };
+    }
+
+    @Readiness
     HealthCheck objectStore() {
         return () -> HealthCheckResponse.named("object-store")
-                .status(runner.store() != null && runner.store().isReachable())
+                .status(runner.storeReachable())
                 .withData("endpoint", config.s3().endpoint())
                 .withData("bucket", config.s3().bucket())
                 .build();

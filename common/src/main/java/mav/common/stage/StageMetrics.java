@@ -13,7 +13,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class StageMetrics {
     /** Why a job failed, as the {@code reason} tag of the failed-jobs counter. */
     enum FailureReason {
-        INVALID_EVENT, MISSING_BLOB, OBJECT_STORE, MODEL_NOT_LOADED, INVALID_INPUT, INTERNAL;
+        INVALID_EVENT, MISSING_BLOB, OBJECT_STORE, MODEL_NOT_LOADED, INVALID_INPUT, OUT_OF_MEMORY, INTERNAL;
 
         String tag() {
             return name().toLowerCase();
@@ -60,9 +60,18 @@ public final class StageMetrics {
         return b.register(registry);
     }
 
+    /** A record was taken; {@link #finished()} must follow on every path. */
     void received() {
         received.increment();
         inFlight.incrementAndGet();
+    }
+
+    void finished() {
+        inFlight.decrementAndGet();
+    }
+
+    int inFlight() {
+        return inFlight.get();
     }
 
     void completed(long nanos, StageContext.PhaseTimes phases) {
@@ -71,12 +80,10 @@ public final class StageMetrics {
         fetch.record(Duration.ofNanos(phases.fetchNanos()));
         inference.record(Duration.ofNanos(phases.inferenceNanos()));
         store.record(Duration.ofNanos(phases.storeNanos()));
-        inFlight.decrementAndGet();
     }
 
     void failed(FailureReason reason) {
         failedCounter(reason).increment();
-        inFlight.decrementAndGet();
     }
 
     private Counter failedCounter(FailureReason reason) {

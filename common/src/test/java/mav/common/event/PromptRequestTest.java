@@ -25,6 +25,10 @@ class PromptRequestTest {
                 Arguments.of("{\"jobId\":\"j1\",\"prompt\":\"   \"}", "prompt is missing or empty"),
                 Arguments.of("{\"prompt\":\"a red circle\"}", "jobId must match"),
                 Arguments.of("{\"jobId\":\"../etc\",\"prompt\":\"a red circle\"}", "jobId must match"),
+                Arguments.of("{\"jobId\":\".\",\"prompt\":\"a red circle\"}", "jobId must match"),
+                Arguments.of("{\"jobId\":\"..\",\"prompt\":\"a red circle\"}", "jobId must match"),
+                Arguments.of("{\"jobId\":\".hidden\",\"prompt\":\"a red circle\"}", "jobId must match"),
+                Arguments.of("{\"jobId\":\"a/b\",\"prompt\":\"a red circle\"}", "jobId must match"),
                 Arguments.of("{\"jobId\":\"j1\",\"prompt\":\"" + "a".repeat(301) + "\"}", "301 characters"),
                 Arguments.of("{\"jobId\":\"j1\",\"prompt\":\"x\",\"fps\":0}", "fps must be in 1..30, got 0"),
                 Arguments.of("{\"jobId\":\"j1\",\"prompt\":\"x\",\"fps\":31}", "got 31"),
@@ -80,5 +84,33 @@ class PromptRequestTest {
         assertEquals("jobs/j1/prior/image_embed.npy", back.artifact("image_embed"));
         var missing = assertThrows(InvalidEventException.class, () -> back.artifact("keyframes"));
         assertTrue(missing.getMessage().contains("job j1"), missing.getMessage());
+    }
+
+    static Stream<Arguments> keysOutsideTheJob() {
+        return Stream.of(
+                Arguments.of("jobs/t0/prior/image_embed.npy"),
+                Arguments.of("jobs/j1/../t0/prior/image_embed.npy"),
+                Arguments.of("jobs/j1/prior/../../t0/x.npy"),
+                Arguments.of("jobs/j1//x.npy"),
+                Arguments.of("jobs/j1/prior/"),
+                Arguments.of("videos/j1.mp4"),
+                Arguments.of("/jobs/j1/prior/image_embed.npy"),
+                Arguments.of("jobs/j10/prior/image_embed.npy"));
+    }
+
+    @ParameterizedTest
+    @MethodSource("keysOutsideTheJob")
+    void anArtifactOutsideItsJobsPrefixIsRefusedBeforeAnyFetch(String key) {
+        StageEvent e = new StageEvent(PromptRequest.of("j1", "x"), StageName.PRIOR, Map.of("image_embed", key),
+                Map.of(), Map.of(), Map.of());
+        var ex = assertThrows(InvalidEventException.class, e::requireArtifactsOfItsJob);
+        assertTrue(ex.getMessage().contains("not under jobs/j1/"), ex.getMessage());
+    }
+
+    @Test
+    void anArtifactUnderItsJobPasses() {
+        new StageEvent(PromptRequest.of("j1", "x"), StageName.DECODER, Map.of("image_embed",
+                "jobs/j1/prior/image_embed.npy", "keyframes", "jobs/j1/decoder/keyframes.npy"), Map.of(), Map.of(),
+                Map.of()).requireArtifactsOfItsJob();
     }
 }

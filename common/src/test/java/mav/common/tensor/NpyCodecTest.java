@@ -64,4 +64,42 @@ class NpyCodecTest {
         var cut = assertThrows(IllegalArgumentException.class, () -> NpyCodec.decode(truncated));
         assertTrue(cut.getMessage().contains("truncated"), cut.getMessage());
     }
+
+    /** A v1 .npy whose header claims {@code shape} but carries only {@code dataBytes} zero bytes of data. */
+    static byte[] lying(String shape, int dataBytes) {
+        String dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+        int total = 10 + dict.length() + 1;
+        int padded = (total + 63) / 64 * 64;
+        String header = dict + " ".repeat(padded - total) + "\n";
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(padded + dataBytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.put(new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0}).putShort((short) header.length());
+        b.put(header.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        return b.array();
+    }
+
+    @Test
+    void aHeaderThatClaimsMoreThanTheFileHoldsIsRefusedBeforeAllocating() {
+        // 2.1 G floats claimed by 128 bytes: decoding must fail on the sizes, not with an OutOfMemoryError
+        byte[] liar = lying("(1, 3, 16, 7000, 6400)", 0);
+        assertTrue(liar.length <= 128, "the crafted file has " + liar.length + " bytes");
+        var e = assertThrows(IllegalArgumentException.class, () -> NpyCodec.decode(liar));
+        assertTrue(e.getMessage().contains("2150400000 floats"), e.getMessage());
+        var overflow = assertThrows(IllegalArgumentException.class,
+                () -> NpyCodec.decode(lying("(9223372036854775807, 4)", 16)));
+        assertTrue(overflow.getMessage().contains("overflows"), overflow.getMessage());
+        var negative = assertThrows(IllegalArgumentException.class, () -> NpyCodec.decode(lying("(-4,)", 16)));
+        assertTrue(negative.getMessage().contains("negative"), negative.getMessage());
+        var hugeHeader = new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 2, 0, (byte) 0xff, (byte) 0xff, (byte) 0xff,
+            0x7f};
+        var h = assertThrows(IllegalArgumentException.class, () -> NpyCodec.decode(hugeHeader));
+        assertTrue(h.getMessage().contains("header claims"), h.getMessage());
+    }
+
+    @Test
+    void anUnexpectedShapeIsRefusedFromTheHeaderAlone() {
+        byte[] embed = lying("(1, 512)", 512 * 4);
+        assertEquals(512, NpyCodec.decode(embed, new long[] {1, 512}).data().length);
+        var e = assertThrows(IllegalArgumentException.class, () -> NpyCodec.decode(embed, new long[] {1, 3, -1, -1, -1}));
+        assertTrue(e.getMessage().contains("expected [1, 3, *, *, *]"), e.getMessage());
+    }
 }
