@@ -2,12 +2,14 @@ package mav.common.stage;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
+import jakarta.annotation.Priority;
 import io.quarkus.runtime.StartupEvent;
 import io.smallrye.reactive.messaging.kafka.KafkaClientService;
 import io.smallrye.reactive.messaging.kafka.KafkaConsumer;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
+import jakarta.interceptor.Interceptor;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -149,11 +151,12 @@ public class StageRunner {
 
     /**
      * SIGTERM: stop taking records, let the job in flight finish and commit within {@code mav.drain-seconds}, or
-     * abandon it uncommitted (another replica gets it once). Then waits (bounded) for a model load in flight, as
+     * abandon it uncommitted (another replica gets it once). First of the shutdown observers, so that the messaging
+     * connector does not close the consumer (and leave the group) under the job. Then waits (bounded) for a model load in flight, as
      * ONNX Runtime's native session creation ignores the interrupt and a JVM that exited under it crashed in
      * libonnxruntime.
      */
-    void onStop(@Observes ShutdownEvent event) {
+    void onStop(@Observes @Priority(Interceptor.Priority.PLATFORM_BEFORE) ShutdownEvent event) {
         draining = true;
         gate.close(Hold.SHUTDOWN, "shutting down");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(config.drainSeconds());
