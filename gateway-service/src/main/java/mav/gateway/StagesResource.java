@@ -8,19 +8,17 @@ import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import java.util.concurrent.TimeUnit;
 import mav.common.event.StageName;
+import mav.common.kafka.ConsumerGroupLag;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.OffsetSpec;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
-import org.apache.kafka.common.TopicPartition;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 
@@ -92,19 +90,7 @@ public class StagesResource {
     private Long lag(StageName stage) {
         String topic = config.topicPrefix() + INPUTS.get(stage)[0];
         try {
-            Admin a = admin();
-            var desc = a.describeTopics(List.of(topic)).allTopicNames().get(5, TimeUnit.SECONDS).get(topic);
-            Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
-            desc.partitions().forEach(p -> latest.put(new TopicPartition(topic, p.partition()), OffsetSpec.latest()));
-            var ends = a.listOffsets(latest).all().get(5, TimeUnit.SECONDS);
-            Map<TopicPartition, OffsetAndMetadata> committed = a.listConsumerGroupOffsets(INPUTS.get(stage)[1])
-                    .partitionsToOffsetAndMetadata().get(5, TimeUnit.SECONDS);
-            long lag = 0;
-            for (var e : ends.entrySet()) {
-                OffsetAndMetadata c = committed.get(e.getKey());
-                lag += Math.max(0, e.getValue().offset() - (c == null ? 0 : c.offset()));
-            }
-            return lag;
+            return ConsumerGroupLag.of(admin(), topic, INPUTS.get(stage)[1], Duration.ofSeconds(5));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return null;

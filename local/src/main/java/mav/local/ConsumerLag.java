@@ -1,13 +1,8 @@
 package mav.local;
 
-import java.util.HashMap;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
+import java.time.Duration;
+import mav.common.kafka.ConsumerGroupLag;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.ListOffsetsResult;
-import org.apache.kafka.clients.admin.OffsetSpec;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
-import org.apache.kafka.common.TopicPartition;
 
 /** Records waiting per stage: end offsets of its input topic minus its consumer group's committed offsets. */
 final class ConsumerLag implements AutoCloseable {
@@ -37,20 +32,7 @@ final class ConsumerLag implements AutoCloseable {
             return -1;
         }
         try {
-            String topic = prefix + stage.inTopic;
-            var desc = admin.describeTopics(java.util.List.of(topic)).allTopicNames().get(10, TimeUnit.SECONDS).get(topic);
-            Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
-            desc.partitions().forEach(p -> latest.put(new TopicPartition(topic, p.partition()), OffsetSpec.latest()));
-            Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> ends = admin.listOffsets(latest).all()
-                    .get(10, TimeUnit.SECONDS);
-            Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(stage.group)
-                    .partitionsToOffsetAndMetadata().get(10, TimeUnit.SECONDS);
-            long lag = 0;
-            for (var e : ends.entrySet()) {
-                OffsetAndMetadata c = committed.get(e.getKey());
-                lag += Math.max(0, e.getValue().offset() - (c == null ? 0 : c.offset()));
-            }
-            return lag;
+            return ConsumerGroupLag.of(admin, prefix + stage.inTopic, stage.group, Duration.ofSeconds(10));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return -1;
@@ -62,7 +44,7 @@ final class ConsumerLag implements AutoCloseable {
     @Override
     public void close() {
         if (admin != null) {
-            admin.close(java.time.Duration.ofSeconds(2));
+            admin.close(Duration.ofSeconds(2));
         }
     }
 }
