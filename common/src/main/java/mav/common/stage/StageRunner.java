@@ -85,6 +85,8 @@ public class StageRunner {
     StageGate gate;
     @Inject
     KafkaClientService kafka;
+    @Inject
+    PartitionOwnership ownership;
 
     private BlobStore store;
     private StageMetrics metrics;
@@ -256,17 +258,14 @@ public class StageRunner {
         long t0 = System.nanoTime();
         KafkaConsumer<Object, Object> consumer = kafka.getConsumer(INPUT_CHANNEL);
         try {
-            int generation;
-            try {
-                generation = consumer.consumerGroupMetadata().await().atMost(Duration.ofSeconds(30)).generationId();
-            } catch (RuntimeException e) {
-                LOG.warning("no consumer group metadata for " + record.topic() + "-" + record.partition() + "@"
-                        + record.offset() + " (" + e + "): not processed now, consumed again");
-                consumer.resetToLastCommittedPositions().await().atMost(Duration.ofSeconds(30));
+            TopicPartition tp = new TopicPartition(record.topic(), record.partition());
+            PartitionOwnership.Claim claim = ownership.claim(tp);
+            if (claim == null) {
+                LOG.info(tp + "@" + record.offset() + " arrived after its partition left this replica: not processed");
                 return;
             }
             Outcome outcome = run(record, t0);
-            if (publish(outcome, record, consumer, generation)) {
+            if (publish(outcome, record, consumer, claim)) {
                 if (outcome.failure() == null) {
                     metrics.completed(System.nanoTime() - t0, outcome.phases());
                 } else {
@@ -330,14 +329,15 @@ public class StageRunner {
 
     /**
      * Commits the outcome with the record's offset, retrying (with the stage paused and readiness saying why) until
-     * Kafka takes it. Gives up without committing when the consumer's group generation moved on, so the partition's
-     * new owner takes the record, or when a drain abandoned the job.
+     * Kafka takes it, with the group metadata of that moment. Gives up without committing when the partition was
+     * revoked while the job ran (its new owner takes the record from the committed offset), or when a drain abandoned
+     * the job. A rebalance that left the partition here (cooperative assignment) does not cost the job.
      *
      * @return whether the outcome was committed
      */
     private boolean publish(Outcome outcome, ConsumerRecord<String, byte[]> record,
-            KafkaConsumer<Object, Object> consumer, int generation) {
-        TopicPartition tp = new TopicPartition(record.topic(), record.partition());
+            KafkaConsumer<Object, Object> consumer, PartitionOwnership.Claim claim) {
+        TopicPartition tp = claim.partition();
         long backoff = 500;
         while (true) {
             if (abandoned) {
@@ -345,15 +345,13 @@ public class StageRunner {
                 return false;
             }
             try {
-                ConsumerGroupMetadata group = consumer.consumerGroupMetadata().await().atMost(Duration.ofSeconds(30));
-                if (group.generationId() != generation) {
-                    LOG.info("group rebalanced while " + tp + "@" + record.offset() + " was processed: not committed,"
-                            + " it is consumed again");
-                    // no longer this record's to publish: whoever owns the partition now takes it from its offset
+                if (!ownership.held(claim)) {
+                    LOG.info(tp + " was revoked while " + tp + "@" + record.offset() + " was processed: not committed,"
+                            + " its new owner consumes it again");
                     gate.open(Hold.PUBLISH);
-                    consumer.resetToLastCommittedPositions().await().atMost(Duration.ofSeconds(30));
                     return false;
                 }
+                ConsumerGroupMetadata group = consumer.consumerGroupMetadata().await().atMost(Duration.ofSeconds(30));
                 publisher.publish(outcome.records(), tp, record.offset() + 1, group);
                 gate.open(Hold.PUBLISH);
                 return true;
