@@ -103,16 +103,9 @@ def write_parity(name, example, outputs, version_dir, fixtures_root):
         json.dump(index, f, indent=1)
 
 
-# default steps: a 76-frame 768² job costs ~100 s of single-thread ONNX Runtime time with these (measured with
-# training/tools/ort_check.sh time: sr_high ≈ 12.6 s per step for 76 frames, sr_low ≈ 3.7 s, interpolator ≈ 0.4 s,
-# decoder ≈ 0.14 s with guidance), inside the 3-minute budget on 2 cores.
-# The prior's guidance is its own (the request's scale guides the decoder): guided past 1, its embeddings leave the
-# region of real image embeddings and the decoder draws the wrong colour (prior → D, 36 samples: right colour 94 %
-# at prior guidance 1, 42 % at 3, 39 % at 6; cosine to the true pair's mean embedding 0.91, 0.81, 0.65; measured
-# with the previous prior, which diffused the unscaled embedding and returned the caption's mean, prior.py).
-# The decoder's guidance 2 rather than 3: with D at 41,999 steps the full evaluation (seeds 0-3) kept shape on
-# held-out pairs at 88 % (79 % at 3) with facing and colour unchanged within the noise, and on 48 fish and arrows
-# from true embeddings D drew the right shape and facing 41 times at 2, 37 at 3 (docs/models.md §4).
+# default steps: a default 76-frame 768² job fits the 3-minute budget on 2 cores (per-step times in the training log)
+# the prior's guidance is its own, 1: guided past 1 its embeddings leave those of real images (docs/models.md §8)
+# the decoder's default guidance is 2: at 3 held-out shape fell below its target (docs/training-log.md)
 DEFAULT_SCHED = {
     "prior": dict(beta_schedule="squaredcos_cap_v2", prediction_type="sample", clip_sample=False,
                   clip_sample_range=1.0, default_steps=25, default_guidance_scale=1.0),
