@@ -161,8 +161,7 @@ def load_for_export(root, decoder_stage=None):
     if os.path.exists(mfile):
         with open(mfile) as f:
             metrics = json.load(f)
-    # a decoder trained on correlated frame noise (D^t) is sampled from more of it; one trained without (D) from
-    # independent frames
+    # D^t, trained on correlated frame noise, is sampled from more of it; D from independent frames as it trained
     trained_rho = (training["decoder"]["stages"][dec_stage] or {}).get("frame_noise_correlation", 0.0)
     rho = SAMPLING_FRAME_NOISE_CORRELATION if trained_rho else 0.0
     return models, E, tokenizer_path(root), training, metrics, {"decoder": {"frame_noise_correlation": rho}}
