@@ -22,7 +22,10 @@ import java.util.regex.Pattern;
  * JDK only:
  *
  *   java gateway-service/bench/GatewayLoad.java --url http://localhost:8080 --jobs 200 --clients 4 [--key K]
- *        [--steps 2] [--timeout-min 30]
+ *        [--steps 2] [--max-wait-s 30] [--timeout-min 30] [--poll-min 30]
+ *
+ * --max-wait-s caps the wait a 429 asks for (the in-flight cap asks 30 s), so that a run against a slow pipeline
+ * ends in minutes; --poll-min bounds the wait for the accepted jobs to end (0: submissions only).
  */
 public class GatewayLoad {
     private static final Pattern ID = Pattern.compile("\"id\"\\s*:\\s*\"([^\"]+)\"");
@@ -39,6 +42,8 @@ public class GatewayLoad {
         int steps = Integer.parseInt(a.getOrDefault("steps", "2"));
         String key = a.get("key");
         long timeoutMin = Long.parseLong(a.getOrDefault("timeout-min", "30"));
+        long maxWait = Long.parseLong(a.getOrDefault("max-wait-s", "30"));
+        long pollMin = Long.parseLong(a.getOrDefault("poll-min", String.valueOf(timeoutMin)));
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
         List<Long> postNanos = Collections.synchronizedList(new ArrayList<>());
@@ -73,7 +78,7 @@ public class GatewayLoad {
                     } else if (resp.statusCode() == 429) {
                         (resp.body().contains("in flight") ? capped : limited).incrementAndGet();
                         long wait = resp.headers().firstValue("Retry-After").map(Long::parseLong).orElse(1L);
-                        Thread.sleep(Math.min(wait, 30) * 1000);
+                        Thread.sleep(Math.min(wait, maxWait) * 1000);
                     } else {
                         otherRejected.incrementAndGet();
                         System.err.println("HTTP " + resp.statusCode() + ": " + resp.body());
@@ -89,7 +94,7 @@ public class GatewayLoad {
         int completed = 0;
         int failed = 0;
         int cancelled = 0;
-        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(timeoutMin);
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(pollMin);
         List<String> open = new ArrayList<>(accepted);
         while (!open.isEmpty() && System.nanoTime() < deadline) {
             List<String> still = new ArrayList<>();

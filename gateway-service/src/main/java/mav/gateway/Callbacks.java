@@ -31,6 +31,7 @@ import mav.common.event.InvalidEventException;
 import mav.common.event.StatusEvent;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
@@ -107,19 +108,37 @@ public class Callbacks {
         try {
             consumer.subscribe(List.of(config.topicPrefix() + "status"));
             while (!stopping) {
+                ConsumerRecords<String, String> records;
                 try {
-                    for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(500))) {
-                        handle(r);
-                        consumer.commitSync(Map.of(new TopicPartition(r.topic(), r.partition()),
-                                new OffsetAndMetadata(r.offset() + 1)));
-                    }
+                    records = consumer.poll(Duration.ofMillis(500));
                 } catch (WakeupException stop) {
                     throw stop;
                 } catch (RuntimeException ex) {
-                    // uncommitted: the records are read again from the committed offset
                     LOG.log(Level.WARNING, "callbacks: reading " + config.topicPrefix() + "status failed; retrying: "
                             + ex, ex);
                     sleep(1000);
+                    continue;
+                }
+                for (TopicPartition tp : records.partitions()) {
+                    for (ConsumerRecord<String, String> r : records.records(tp)) {
+                        try {
+                            handle(r);
+                            consumer.commitSync(Map.of(tp, new OffsetAndMetadata(r.offset() + 1)));
+                        } catch (WakeupException stop) {
+                            throw stop;
+                        } catch (RuntimeException ex) {
+                            // not lost: this partition is read again from this record
+                            LOG.log(Level.WARNING, "callbacks: " + tp + "@" + r.offset() + " not handled; retrying: "
+                                    + ex, ex);
+                            try {
+                                consumer.seek(tp, r.offset());
+                            } catch (IllegalStateException revoked) {
+                                // the partition moved to another replica, which reads it from the committed offset
+                            }
+                            sleep(1000);
+                            break;
+                        }
+                    }
                 }
             }
         } catch (WakeupException stop) {

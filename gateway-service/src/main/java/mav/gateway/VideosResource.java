@@ -72,6 +72,7 @@ public class VideosResource {
     MeterRegistry registry;
 
     private final Map<String, JsonNode> metadataCache = new ConcurrentHashMap<>();
+    private static final Map<String, Object> submitLocks = new ConcurrentHashMap<>();
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
@@ -82,6 +83,14 @@ public class VideosResource {
         SubmitRequest submitted = read(body);
         String callbackUrl = callback(submitted.callbackUrl(), caller);
         PromptRequest request = parse(submitted);
+        // one submission of a key at a time on this replica: the id and in-flight checks then hold until it is in
+        // the view (across replicas a key may still pass the cap by the submissions in flight at once elsewhere)
+        synchronized (submitLocks.computeIfAbsent(caller.bucket(), k -> new Object())) {
+            return accept(request, caller, callbackUrl);
+        }
+    }
+
+    private Response accept(PromptRequest request, Caller caller, String callbackUrl) {
         String id = request.jobId();
         String recordKey = "gateway/jobs/" + id + ".json";
         if (index.known(id) || store.blobs().exists(recordKey)) {
