@@ -18,10 +18,14 @@ import java.util.regex.Pattern;
 /**
  * A load run through the gateway: N submissions from C concurrent clients (each client submits, and when told
  * 429 waits Retry-After once before moving on), then polls every accepted job until it ends. Prints accepted,
- * rate-limited, other rejections, completed, failed and the p50/p95/max of POST /v1/videos. JDK only:
+ * rate-limited, over the in-flight cap, other rejections, completed, failed and the p50/p95/max of POST /v1/videos.
+ * JDK only:
  *
  *   java gateway-service/bench/GatewayLoad.java --url http://localhost:8080 --jobs 200 --clients 4 [--key K]
- *        [--steps 2] [--timeout-min 30]
+ *        [--steps 2] [--max-wait-s 30] [--timeout-min 30] [--poll-min 30]
+ *
+ * --max-wait-s caps the wait a 429 asks for (the in-flight cap asks 30 s), so that a run against a slow pipeline
+ * ends in minutes; --poll-min bounds the wait for the accepted jobs to end (0: submissions only).
  */
 public class GatewayLoad {
     private static final Pattern ID = Pattern.compile("\"id\"\\s*:\\s*\"([^\"]+)\"");
@@ -38,11 +42,14 @@ public class GatewayLoad {
         int steps = Integer.parseInt(a.getOrDefault("steps", "2"));
         String key = a.get("key");
         long timeoutMin = Long.parseLong(a.getOrDefault("timeout-min", "30"));
+        long maxWait = Long.parseLong(a.getOrDefault("max-wait-s", "30"));
+        long pollMin = Long.parseLong(a.getOrDefault("poll-min", String.valueOf(timeoutMin)));
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
         List<Long> postNanos = Collections.synchronizedList(new ArrayList<>());
         List<String> accepted = Collections.synchronizedList(new ArrayList<>());
         AtomicInteger limited = new AtomicInteger();
+        AtomicInteger capped = new AtomicInteger();
         AtomicInteger otherRejected = new AtomicInteger();
         AtomicInteger next = new AtomicInteger();
         String stepsJson = "{\"prior\": " + steps + ", \"decoder\": " + steps + ", \"interpolation\": " + steps
@@ -69,9 +76,9 @@ public class GatewayLoad {
                             accepted.add(m.group(1));
                         }
                     } else if (resp.statusCode() == 429) {
-                        limited.incrementAndGet();
+                        (resp.body().contains("in flight") ? capped : limited).incrementAndGet();
                         long wait = resp.headers().firstValue("Retry-After").map(Long::parseLong).orElse(1L);
-                        Thread.sleep(Math.min(wait, 30) * 1000);
+                        Thread.sleep(Math.min(wait, maxWait) * 1000);
                     } else {
                         otherRejected.incrementAndGet();
                         System.err.println("HTTP " + resp.statusCode() + ": " + resp.body());
@@ -86,7 +93,8 @@ public class GatewayLoad {
 
         int completed = 0;
         int failed = 0;
-        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(timeoutMin);
+        int cancelled = 0;
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(pollMin);
         List<String> open = new ArrayList<>(accepted);
         while (!open.isEmpty() && System.nanoTime() < deadline) {
             List<String> still = new ArrayList<>();
@@ -101,6 +109,8 @@ public class GatewayLoad {
                     completed++;
                 } else if (st.equals("failed")) {
                     failed++;
+                } else if (st.equals("cancelled")) {
+                    cancelled++;
                 } else {
                     still.add(id);
                 }
@@ -113,13 +123,14 @@ public class GatewayLoad {
         double allSeconds = (System.nanoTime() - t0) / 1e9;
         List<Long> sorted = new ArrayList<>(postNanos);
         Collections.sort(sorted);
-        System.out.printf("submissions %d from %d clients in %.1f s: accepted %d, rate-limited (429) %d, other"
-                + " rejections %d%n", jobs, clients, submitSeconds, accepted.size(), limited.get(), otherRejected.get());
+        System.out.printf("submissions %d from %d clients in %.1f s: accepted %d, rate-limited (429) %d, over the"
+                + " in-flight cap (429) %d, other rejections %d%n", jobs, clients, submitSeconds, accepted.size(),
+                limited.get(), capped.get(), otherRejected.get());
         System.out.printf("POST /v1/videos latency ms: p50 %.1f, p95 %.1f, max %.1f (%d calls)%n",
                 pct(sorted, 0.50), pct(sorted, 0.95), sorted.isEmpty() ? 0 : sorted.get(sorted.size() - 1) / 1e6,
                 sorted.size());
-        System.out.printf("accepted jobs: completed %d, failed %d, unfinished %d; all done after %.1f s%n",
-                completed, failed, open.size(), allSeconds);
+        System.out.printf("accepted jobs: completed %d, failed %d, cancelled %d, unfinished %d; all done after %.1f s%n",
+                completed, failed, cancelled, open.size(), allSeconds);
     }
 
     private static double pct(List<Long> sorted, double p) {

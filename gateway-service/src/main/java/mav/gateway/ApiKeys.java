@@ -5,13 +5,15 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 import java.util.logging.Logger;
 import java.util.stream.Collectors;
 
 /**
- * The configured API keys, held only as their owner ids (hashes): a presented key is hashed and looked up, so the
- * keys themselves are neither kept nor logged.
+ * The configured API keys, looked up by their owner ids (hashes): a presented key is hashed and looked up. The keys
+ * stay in memory, as in the configuration, only to sign callbacks; they are never stored or logged.
  */
 @ApplicationScoped
 public class ApiKeys {
@@ -21,11 +23,13 @@ public class ApiKeys {
     GatewayConfig config;
 
     private Set<String> owners;
+    private Map<String, String> keyByOwner;
 
     void onStart(@Observes StartupEvent e) {
         List<String> keys = config.gateway().apiKeys().orElse(List.of());
-        owners = keys.stream().map(String::trim).filter(k -> !k.isEmpty()).map(Caller::ownerOf)
-                .collect(Collectors.toUnmodifiableSet());
+        keyByOwner = keys.stream().map(String::trim).filter(k -> !k.isEmpty()).distinct()
+                .collect(Collectors.toUnmodifiableMap(Caller::ownerOf, Function.identity()));
+        owners = keyByOwner.keySet();
         if (owners.isEmpty()) {
             LOG.warning("no API keys configured (mav.gateway.api-keys): /v1 is open to anyone who reaches this port"
                     + " and every caller sees every job; set keys anywhere but on a developer's machine");
@@ -36,6 +40,11 @@ public class ApiKeys {
 
     public boolean required() {
         return !owners.isEmpty();
+    }
+
+    /** The key that signs the callbacks of {@code owner}'s jobs (HMAC-SHA256), or null when it is not configured. */
+    public String signingKey(String owner) {
+        return keyByOwner.get(owner);
     }
 
     /** The caller a bearer key stands for, or null when the key is not one of ours. */

@@ -61,5 +61,20 @@ public interface GatewayConfig {
         /** How far back the per-stage throughput and latency of GET /v1/stages look. */
         @WithDefault("15M")
         Duration statsWindow();
+
+        /** Signs the callbacks of jobs made without an API key (an open gateway); keyed jobs are signed with their key. */
+        Optional<String> callbackSecret();
+
+        /** Whether callback URLs may point at loopback, private and link-local addresses (a developer's machine). */
+        @WithDefault("false")
+        boolean callbackAllowPrivate();
+
+        /** Tries per callback before it is given up. */
+        @WithDefault("6")
+        int callbackAttempts();
+
+        /** Wait before the first retry of a callback; each further one doubles it (up to a minute), with jitter. */
+        @WithDefault("1S")
+        Duration callbackFirstRetry();
     }
 }

@@ -17,14 +17,14 @@ import mav.common.event.StatusEvent.State;
 final class Job {
     /** The status of the whole job, as the API names it. */
     enum Status {
-        QUEUED, IN_PROGRESS, COMPLETED, FAILED;
+        QUEUED, IN_PROGRESS, COMPLETED, FAILED, CANCELLED;
 
         String id() {
             return name().toLowerCase();
         }
 
         boolean terminal() {
-            return this == COMPLETED || this == FAILED;
+            return this == COMPLETED || this == FAILED || this == CANCELLED;
         }
     }
 
@@ -44,9 +44,12 @@ final class Job {
     final String id;
     String owner;
     PromptRequest request;
+    String callbackUrl;
     Instant createdAt;
     Instant updatedAt;
     boolean deleted;
+    /** When the job was cancelled (the gateway's request or a stage's stop), if it was before it ended. */
+    Instant cancelledAt;
     long version;
     final Map<StageName, StageState> stages = new EnumMap<>(StageName.class);
 
@@ -66,6 +69,11 @@ final class Job {
             createdAt = at;
             changed = true;
         }
+        if (e.state() == State.CANCELLED && cancelledAt == null && !status().terminal()) {
+            // irrevocable from here: every stage checks the cancel marker before it starts the job
+            cancelledAt = at;
+            changed = true;
+        }
         StageName stage;
         try {
             stage = StageName.fromId(e.stage());
@@ -83,6 +91,8 @@ final class Job {
             case PROGRESS -> new StageState("running", e.step(), e.totalSteps(), started, null, null);
             case DONE -> new StageState("done", s.totalSteps(), s.totalSteps(), started, at, e.message());
             case FAILED -> new StageState("failed", s.step(), s.totalSteps(), started, at, e.message());
+            case CANCELLED -> s.state().equals("failed") ? s
+                    : new StageState("cancelled", s.step(), s.totalSteps(), started, at, e.message());
             case QUEUED -> s;
         });
         return bump(true, at);
@@ -97,6 +107,9 @@ final class Job {
     }
 
     Status status() {
+        if (cancelledAt != null) {
+            return Status.CANCELLED;
+        }
         if (stage(StageName.SR_HIGH).state().equals("done")) {
             return Status.COMPLETED;
         }
@@ -145,18 +158,22 @@ final class Job {
         if (st == Status.COMPLETED) {
             return stage(StageName.SR_HIGH).finishedAt();
         }
+        if (st == Status.CANCELLED) {
+            return cancelledAt;
+        }
         StageName f = failedStage();
         return f == null ? null : stage(f).finishedAt();
     }
 
     JobView view() {
         return new JobView(id, owner, request, createdAt, status(), progress(), new EnumMap<>(stages),
-                failedStage(), finishedAt(), version);
+                failedStage(), finishedAt(), version, callbackUrl);
     }
 
     /** An immutable snapshot of a job. */
     record JobView(String id, String owner, PromptRequest request, Instant createdAt, Status status, int progress,
-            Map<StageName, StageState> stages, StageName failedStage, Instant finishedAt, long version) {
+            Map<StageName, StageState> stages, StageName failedStage, Instant finishedAt, long version,
+            String callbackUrl) {
 
         StageState stage(StageName name) {
             return stages.getOrDefault(name, StageState.PENDING);

@@ -46,8 +46,10 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 public class JobIndex {
     static final String OWNER_HEADER = "mav-owner";
     static final String REQUEST_HEADER = "mav-request";
+    static final String CALLBACK_HEADER = "mav-callback-url";
     static final String GATEWAY_EVENT_HEADER = "mav-gateway-event";
     static final String DELETED = "deleted";
+    static final String CANCELLED = "cancelled";
     private static final Logger LOG = Logger.getLogger(JobIndex.class.getName());
     private static final Duration PARTITION_RECHECK = Duration.ofSeconds(30);
 
@@ -57,6 +59,8 @@ public class JobIndex {
     String bootstrap;
 
     private final Map<String, Job> jobs = new HashMap<>();
+    /** Per partition of mav.status: the offset after the last record applied. */
+    private final Map<Integer, Long> positions = new ConcurrentHashMap<>();
     private final Map<String, List<Consumer<Job.JobView>>> watchers = new ConcurrentHashMap<>();
     private final Map<StageName, List<Finished>> finished = new EnumMap<>(StageName.class);
     private volatile boolean caughtUp;
@@ -121,6 +125,7 @@ public class JobIndex {
                     }
                     for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(500))) {
                         accept(r.key(), r.value(), r.headers());
+                        positions.put(r.partition(), r.offset() + 1);
                     }
                     consumerError = null;
                     if (!caughtUp && catchUpTo != null && reached(catchUpTo)) {
@@ -168,6 +173,11 @@ public class JobIndex {
         return caughtUp;
     }
 
+    /** Whether the view has applied the record at {@code offset} of status partition {@code partition}. */
+    public boolean hasRead(int partition, long offset) {
+        return positions.getOrDefault(partition, 0L) > offset;
+    }
+
     /** Why the view is not being updated, or null. */
     public String consumerError() {
         return consumerError;
@@ -198,6 +208,10 @@ public class JobIndex {
                 if (owner != null && !owner.equals(job.owner)) {
                     job.owner = owner;
                     job.version++;
+                }
+                String callback = header(headers, CALLBACK_HEADER);
+                if (callback != null && job.callbackUrl == null) {
+                    job.callbackUrl = callback;
                 }
                 String request = header(headers, REQUEST_HEADER);
                 if (request != null && job.request == null) {

@@ -23,6 +23,7 @@ final class JobJson {
         m.put("progress", v.progress());
         m.put("created_at", v.createdAt());
         m.put("completed_at", v.status() == Job.Status.COMPLETED ? v.finishedAt() : null);
+        m.put("cancelled_at", v.status() == Job.Status.CANCELLED ? v.finishedAt() : null);
         PromptRequest r = v.request();
         if (r != null) {
             m.put("prompt", r.prompt());

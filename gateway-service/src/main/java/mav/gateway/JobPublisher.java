@@ -26,7 +26,7 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 /**
  * Writes to Kafka for the gateway, each call waiting for the broker's acknowledgement so that a 202 means the job
  * is in {@code mav.prompts}: the queued status (with owner and request in headers, which {@link JobIndex} reads
- * back), the prompt itself, and the deletion marker of a deleted job.
+ * back), the prompt itself, and the cancellation and deletion markers of a job.
  */
 @ApplicationScoped
 public class JobPublisher {
@@ -59,7 +59,7 @@ public class JobPublisher {
     }
 
     /** Publishes a submitted job: its queued status and its prompt; returns the status record for the local view. */
-    public ProducerRecord<String, String> submit(PromptRequest request, String owner) {
+    public ProducerRecord<String, String> submit(PromptRequest request, String owner, String callbackUrl) {
         StatusEvent queued = StatusEvent.of(request.jobId(), "prior", StatusEvent.State.QUEUED,
                 "submitted through the gateway");
         RecordHeaders headers = new RecordHeaders();
@@ -67,6 +67,9 @@ public class JobPublisher {
         headers.add(JobIndex.REQUEST_HEADER, bytes(EventCodec.toJson(request)));
         if (owner != null) {
             headers.add(JobIndex.OWNER_HEADER, bytes(owner));
+        }
+        if (callbackUrl != null) {
+            headers.add(JobIndex.CALLBACK_HEADER, bytes(callbackUrl));
         }
         ProducerRecord<String, String> status = new ProducerRecord<>(topic("status"), null, request.jobId(),
                 EventCodec.toJson(queued), headers);
@@ -87,6 +90,20 @@ public class JobPublisher {
         ProducerRecord<String, String> r = new ProducerRecord<>(topic("status"), null, jobId,
                 EventCodec.toJson(StatusEvent.of(jobId, "gateway", StatusEvent.State.DONE,
                         "deleted through the gateway: video and intermediates removed")), headers);
+        send(r);
+        return r;
+    }
+
+    /**
+     * Marks a job cancelled in the status stream (stage {@code gateway}), so that every replica answers
+     * {@code cancelled} at once; the stage running it adds its own {@code cancelled} when it stops.
+     */
+    public ProducerRecord<String, String> cancelled(String jobId) {
+        RecordHeaders headers = new RecordHeaders();
+        headers.add(JobIndex.GATEWAY_EVENT_HEADER, bytes(JobIndex.CANCELLED));
+        ProducerRecord<String, String> r = new ProducerRecord<>(topic("status"), null, jobId,
+                EventCodec.toJson(StatusEvent.of(jobId, "gateway", StatusEvent.State.CANCELLED,
+                        "cancelled through the gateway")), headers);
         send(r);
         return r;
     }

@@ -14,9 +14,11 @@ import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
+import mav.common.event.EventCodec;
 import mav.common.store.BlobNotFoundException;
 import mav.common.store.BlobStore;
 import mav.common.store.BlobStoreException;
@@ -56,6 +58,15 @@ public class ObjectStore {
         return config.s3().bucket();
     }
 
+    /** The video's metadata object written by sr-high, or null when there is none (yet). */
+    public JsonNode videoMetadata(String jobId) {
+        try {
+            return EventCodec.mapper().readTree(blobs.get("videos/" + jobId + ".json"));
+        } catch (BlobNotFoundException | java.io.IOException e) {
+            return null;
+        }
+    }
+
     /** Size and content type of an object, or null when it does not exist. */
     public StatObjectResponse stat(String key) {
         if (!blobs.exists(key)) {
@@ -92,13 +103,16 @@ public class ObjectStore {
         }
     }
 
-    /** Deletes every object under {@code prefix}; returns how many. */
-    public int deletePrefix(String prefix) {
+    /** Deletes every object under {@code prefix} but {@code keep} (may be null); returns how many. */
+    public int deletePrefix(String prefix, String keep) {
         List<String> keys = new ArrayList<>();
         try {
             for (Result<Item> r : client.listObjects(ListObjectsArgs.builder().bucket(bucket()).prefix(prefix)
                     .recursive(true).build())) {
-                keys.add(r.get().objectName());
+                String key = r.get().objectName();
+                if (!key.equals(keep)) {
+                    keys.add(key);
+                }
             }
         } catch (Exception e) {
             throw failure("list", prefix, e);

@@ -10,7 +10,7 @@ import mav.common.event.PromptRequest;
  *
  * @param id          optional client job id; a generated {@code video_<hex>} when absent
  * @param steps       optional steps per stage, keyed prior, decoder, interpolation, srLow, srHigh
- * @param callbackUrl not supported yet: a request that sets it is refused rather than silently not called back
+ * @param callbackUrl optional http(s) URL that gets the job object, signed, when the job ends
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record SubmitRequest(

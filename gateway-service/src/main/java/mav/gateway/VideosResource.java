@@ -43,13 +43,13 @@ import java.util.regex.Pattern;
 import mav.common.event.EventCodec;
 import mav.common.event.InvalidEventException;
 import mav.common.event.PromptRequest;
-import mav.common.store.BlobNotFoundException;
+import mav.common.stage.JobCancelledException;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.jboss.resteasy.reactive.RestStreamElementType;
 
 /**
  * The asynchronous video resource: submit ({@code POST}), poll ({@code GET}), follow ({@code /events}), download
- * ({@code /content}), list and delete. Every job is visible only to the key that made it; others get 404.
+ * ({@code /content}), list, cancel and delete. Every job is visible only to the key that made it; others get 404.
  */
 @Path("/v1/videos")
 public class VideosResource {
@@ -72,6 +72,7 @@ public class VideosResource {
     MeterRegistry registry;
 
     private final Map<String, JsonNode> metadataCache = new ConcurrentHashMap<>();
+    private static final Map<String, Object> submitLocks = new ConcurrentHashMap<>();
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
@@ -79,7 +80,17 @@ public class VideosResource {
     @Operation(summary = "Submit a prompt; 202 with the queued job and its Location")
     public Response submit(String body, @Context ContainerRequestContext ctx) {
         Caller caller = caller(ctx);
-        PromptRequest request = parse(body);
+        SubmitRequest submitted = read(body);
+        String callbackUrl = callback(submitted.callbackUrl(), caller);
+        PromptRequest request = parse(submitted);
+        // one submission of a key at a time on this replica: the id and in-flight checks then hold until it is in
+        // the view (across replicas a key may still pass the cap by the submissions in flight at once elsewhere)
+        synchronized (submitLocks.computeIfAbsent(caller.bucket(), k -> new Object())) {
+            return accept(request, caller, callbackUrl);
+        }
+    }
+
+    private Response accept(PromptRequest request, Caller caller, String callbackUrl) {
         String id = request.jobId();
         String recordKey = "gateway/jobs/" + id + ".json";
         if (index.known(id) || store.blobs().exists(recordKey)) {
@@ -101,10 +112,11 @@ public class VideosResource {
         record.put("owner", caller.owner());
         record.put("created_at", Instant.now());
         record.put("request", request);
+        record.put("callback_url", callbackUrl);
         // written before the prompt is published (claim check): its presence makes the id taken on every replica
         store.blobs().put(recordKey, EventCodec.toJson(record).getBytes(StandardCharsets.UTF_8), "application/json");
         try {
-            var status = publisher.submit(request, caller.owner());
+            var status = publisher.submit(request, caller.owner(), callbackUrl);
             index.accept(status.key(), status.value(), status.headers());
         } catch (JobPublisher.PublishException e) {
             store.delete(recordKey);
@@ -117,7 +129,7 @@ public class VideosResource {
         return Response.accepted(JobJson.of(view, null)).location(URI.create("/v1/videos/" + id)).build();
     }
 
-    private PromptRequest parse(String body) {
+    private SubmitRequest read(String body) {
         SubmitRequest s;
         try {
             s = STRICT.readValue(body == null ? "" : body, SubmitRequest.class);
@@ -133,10 +145,27 @@ public class VideosResource {
         if (s == null) {
             throw badRequest(null, "the body must be a JSON object");
         }
-        if (s.callbackUrl() != null) {
-            throw badRequest("callback_url", "callbacks are not supported by this gateway yet; follow"
-                    + " /v1/videos/{id}/events or poll /v1/videos/{id}");
+        return s;
+    }
+
+    /** The callback URL, checked, or null; a callback the gateway could not sign is refused now, not dropped later. */
+    private String callback(String url, Caller caller) {
+        if (url == null) {
+            return null;
         }
+        try {
+            CallbackTarget.check(url, config.gateway().callbackAllowPrivate());
+        } catch (IllegalArgumentException e) {
+            throw badRequest("callback_url", e.getMessage());
+        }
+        if (caller.owner() == null && config.gateway().callbackSecret().isEmpty()) {
+            throw badRequest("callback_url", "this gateway has no API keys and no callback secret to sign callbacks"
+                    + " with (set MAV_GATEWAY_CALLBACK_SECRET)");
+        }
+        return url;
+    }
+
+    private PromptRequest parse(SubmitRequest s) {
         String id = s.id() != null ? s.id() : "video_" + HexFormat.of().formatHex(randomBytes());
         try {
             return s.toPromptRequest(id).validate();
@@ -237,9 +266,11 @@ public class VideosResource {
         Job.JobView v = visible(id, caller(ctx));
         if (v.status() != Job.Status.COMPLETED) {
             throw ApiProblem.of(Response.Status.CONFLICT, "Conflict").job(id)
-                    .detail("job " + id + " is " + v.status().id() + (v.status() == Job.Status.FAILED
-                            ? " (stage " + v.failedStage().id() + "): it has no video"
-                            : " (" + v.progress() + "%): its video is not ready yet")).build();
+                    .detail("job " + id + " is " + v.status().id() + switch (v.status()) {
+                        case FAILED -> " (stage " + v.failedStage().id() + "): it has no video";
+                        case CANCELLED -> ": it has no video";
+                        default -> " (" + v.progress() + "%): its video is not ready yet";
+                    }).build();
         }
         String key = "videos/" + id + ext;
         if (redirect) {
@@ -322,23 +353,29 @@ public class VideosResource {
     @DELETE
     @Path("{id}")
     @Produces(MediaType.APPLICATION_JSON)
-    @Operation(summary = "Deletes a finished job's video, poster, metadata and intermediates; 409 while in flight")
+    @Operation(summary = "Cancels a job in flight (200, the job, status cancelled), or deletes a finished job's"
+            + " video, poster, metadata and intermediates")
     public Map<String, Object> delete(@PathParam("id") String id, @Context ContainerRequestContext ctx) {
         Job.JobView v = visible(id, caller(ctx));
+        String marker = JobCancelledException.markerKey(id);
         if (!v.status().terminal()) {
-            throw ApiProblem.of(Response.Status.CONFLICT, "Conflict").job(id)
-                    .detail("job " + id + " is " + v.status().id() + ": cancelling a job in flight is not supported"
-                            + " yet (the stages do not check for it); delete it once it completed or failed").build();
+            // the marker first: once it exists no stage starts the job, and the one running it stops at its next step
+            store.blobs().put(marker, EventCodec.toJson(Map.of("id", id, "cancelled_at", Instant.now()))
+                    .getBytes(StandardCharsets.UTF_8), "application/json");
+            var cancelled = publisher.cancelled(id);
+            index.accept(cancelled.key(), cancelled.value(), cancelled.headers());
+            return json(index.find(id).orElseThrow());
         }
         for (String ext : List.of(".mp4", ".png", ".json")) {
             store.delete("videos/" + id + ext);
         }
-        store.deletePrefix("jobs/" + id + "/");
+        // a cancelled job's marker stays: a stage may still hold the job until its next step boundary
+        store.deletePrefix("jobs/" + id + "/", marker);
         // the record stays, emptied of the prompt, so that the id remains taken
         store.blobs().put("gateway/jobs/" + id + ".json", EventCodec.toJson(Map.of("id", id, "deleted_at",
                 Instant.now())).getBytes(StandardCharsets.UTF_8), "application/json");
-        var marker = publisher.deleted(id);
-        index.accept(marker.key(), marker.value(), marker.headers());
+        var deleted = publisher.deleted(id);
+        index.accept(deleted.key(), deleted.value(), deleted.headers());
         metadataCache.remove(id);
         return Map.of("id", id, "object", "video", "deleted", true);
     }
@@ -359,13 +396,11 @@ public class VideosResource {
         if (cached != null) {
             return cached;
         }
-        try {
-            JsonNode node = EventCodec.mapper().readTree(store.blobs().get("videos/" + id + ".json"));
+        JsonNode node = store.videoMetadata(id);
+        if (node != null) {
             metadataCache.put(id, node);
-            return node;
-        } catch (BlobNotFoundException | java.io.IOException e) {
-            return null;
         }
+        return node;
     }
 
     static Caller caller(ContainerRequestContext ctx) {

@@ -174,6 +174,7 @@ function render(job) {
       : (s.total_steps ? 'step ' + (s.step || 0) + '/' + s.total_steps : s.state);
   }
   tickElapsed();
+  $('cancel').hidden = job.status !== 'queued' && job.status !== 'in_progress';
   if (job.error) {
     showJobError('failed in ' + job.error.stage + ': ' + job.error.message);
   } else {
@@ -184,6 +185,19 @@ function render(job) {
     refreshGallery();
   }
 }
+
+// DELETE of a job in flight cancels it: no stage starts it any more, the one running it stops at its next step
+$('cancel').addEventListener('click', async () => {
+  if (!current) return;
+  $('cancel').disabled = true;
+  try {
+    const { res, body } = await api('/v1/videos/' + encodeURIComponent(current.id), { method: 'DELETE' });
+    if (res.ok && body) render(body);
+    else showJobError((body && body.detail) || ('cancel: HTTP ' + res.status));
+  } finally {
+    $('cancel').disabled = false;
+  }
+});
 
 function tickElapsed() {
   if (!current || !current.job) return;

@@ -71,4 +71,43 @@ class JobTest {
         assertEquals(Job.Status.QUEUED, job.status());
         assertTrue(job.stages.isEmpty());
     }
+
+    @Test
+    void aCancelRequestEndsAJobInFlightAndWhatTheStagesSayAfterwardsDoesNotRevive() {
+        Job job = new Job("j");
+        job.apply(at(1, StageName.PRIOR, State.DONE, null, null, null));
+        job.apply(at(2, StageName.DECODER, State.PROGRESS, 1, 4, null));
+        assertTrue(job.apply(new StatusEvent("j", "gateway", State.CANCELLED, null, null, "cancelled", T0
+                .plusSeconds(3))));
+        assertEquals(Job.Status.CANCELLED, job.status());
+        assertTrue(job.status().terminal());
+        assertEquals(T0.plusSeconds(3), job.finishedAt());
+        job.apply(at(4, StageName.DECODER, State.CANCELLED, null, null, "stopped"));
+        assertEquals("cancelled", job.stage(StageName.DECODER).state());
+        assertEquals(1, job.stage(StageName.DECODER).step());
+        // a stage that finished the job before it saw the marker does not complete it
+        job.apply(at(5, StageName.SR_HIGH, State.DONE, null, null, null));
+        assertEquals(Job.Status.CANCELLED, job.status());
+        assertEquals(T0.plusSeconds(3), job.finishedAt());
+    }
+
+    @Test
+    void aCancelOfAJobThatHadEndedChangesNothing() {
+        Job done = new Job("j");
+        done.apply(at(1, StageName.SR_HIGH, State.DONE, null, null, null));
+        done.apply(new StatusEvent("j", "gateway", State.CANCELLED, null, null, "cancelled", T0.plusSeconds(2)));
+        assertEquals(Job.Status.COMPLETED, done.status());
+        Job failed = new Job("k");
+        failed.apply(at(1, StageName.DECODER, State.FAILED, null, null, "missing blob"));
+        failed.apply(at(2, StageName.DECODER, State.CANCELLED, null, null, "stopped"));
+        assertEquals(Job.Status.FAILED, failed.status());
+    }
+
+    @Test
+    void aStageThatStopsOnTheMarkerCancelsTheJobOnItsOwn() {
+        // a marker written by another client than the gateway: the stage's own record says it all
+        Job job = new Job("j");
+        job.apply(at(1, StageName.PRIOR, State.CANCELLED, null, null, "stopped"));
+        assertEquals(Job.Status.CANCELLED, job.status());
+    }
 }

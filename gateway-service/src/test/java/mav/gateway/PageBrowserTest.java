@@ -107,11 +107,26 @@ class PageBrowserTest {
             wait.until(d -> d.findElement(By.id("job-error")).getText()
                     .equals("failed in decoder: decoder model not loaded: models/decoder/1/model.onnx missing"));
             assertTrue(stageClass(StageName.DECODER).contains("failed"));
+            assertTrue(browser.findElement(By.id("cancel")).getAttribute("hidden") != null, "a failed job has no Cancel");
+
+            // a job the person cancels while the prior runs it: the badge says so and the button goes
+            type("prompt", "a job cancelled from the page");
+            browser.findElement(By.id("submit")).click();
+            wait.until(d -> !d.findElement(By.id("job-id")).getText().isEmpty()
+                    && !d.findElement(By.id("job-id")).getText().equals(failing));
+            String cancelled = browser.findElement(By.id("job-id")).getText();
+            stages.started(cancelled, StageName.PRIOR);
+            stages.progress(cancelled, StageName.PRIOR, 1, 2);
+            wait.until(d -> stageText(StageName.PRIOR).equals("step 1/2"));
+            browser.findElement(By.id("cancel")).click();
+            wait.until(d -> d.findElement(By.id("job-status")).getText().startsWith("cancelled"));
+            assertTrue(browser.findElement(By.id("cancel")).getAttribute("hidden") != null);
+            assertTrue(stages.store().exists("jobs/" + cancelled + "/cancelled"), "the stages' cancel marker");
 
             type("prompt", "a red fox running through snow");
             browser.findElement(By.id("submit")).click();
             wait.until(d -> !d.findElement(By.id("job-id")).getText().isEmpty()
-                    && !d.findElement(By.id("job-id")).getText().equals(failing));
+                    && !d.findElement(By.id("job-id")).getText().equals(cancelled));
             String id = browser.findElement(By.id("job-id")).getText();
             assertTrue(browser.findElement(By.id("job-error")).getAttribute("hidden") != null);
             stages.started(id, StageName.PRIOR);

@@ -65,6 +65,10 @@ final class StagePlayer implements AutoCloseable {
         status(StatusEvent.of(job, stage.id(), StatusEvent.State.FAILED, reason));
     }
 
+    void cancelled(String job, StageName stage) {
+        status(StatusEvent.of(job, stage.id(), StatusEvent.State.CANCELLED, "job " + job + " was cancelled"));
+    }
+
     /** Runs every stage before sr-high: started, two steps, done. */
     void runUpTo(String job, StageName last) {
         for (StageName s : StageName.values()) {

@@ -20,6 +20,8 @@ import io.restassured.response.Response;
 import jakarta.inject.Inject;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
+import com.sun.net.httpserver.HttpServer;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URL;
 import java.net.http.HttpClient;
@@ -29,12 +31,15 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
 import mav.common.event.EventCodec;
 import mav.common.event.PromptRequest;
 import mav.common.event.StageName;
@@ -115,7 +120,7 @@ class VideosApiTest {
                 "colour", "{\"id\": \"bad-5\", \"prompt\": \"p\", \"colour\": \"red\"}",
                 "seed", "{\"id\": \"bad-6\", \"prompt\": \"p\", \"seed\": \"many\"}",
                 "id", "{\"id\": \"bad id!\", \"prompt\": \"p\"}",
-                "callback_url", "{\"id\": \"bad-8\", \"prompt\": \"p\", \"callback_url\": \"https://example.org/\"}");
+                "callback_url", "{\"id\": \"bad-8\", \"prompt\": \"p\", \"callback_url\": \"ftp://example.org/\"}");
         badBodies.forEach((field, body) -> submit("alice-key", body).then().statusCode(400)
                 .contentType("application/problem+json").body("status", equalTo(400)).body("field", equalTo(field))
                 .body("detail", notNullValue()));
@@ -163,8 +168,6 @@ class VideosApiTest {
         assertEquals(5, job("bob-key", id).get("progress"));
         given().auth().oauth2("bob-key").get("/v1/videos/" + id + "/content").then().statusCode(409)
                 .contentType("application/problem+json").body("detail", containsString("not ready"));
-        given().auth().oauth2("bob-key").delete("/v1/videos/" + id).then().statusCode(409)
-                .body("detail", containsString("cancelling a job in flight is not supported"));
 
         stages.runUpTo(id, StageName.SR_HIGH);
         await().atMost(WAIT).until(() -> (int) job("bob-key", id).get("progress") == 80);
@@ -203,6 +206,98 @@ class VideosApiTest {
             assertFalse(stages.store().exists(key), key + " should be deleted");
         }
         given().auth().oauth2("bob-key").get("/v1/videos").then().statusCode(200).body("data.id", not(hasItem(id)));
+    }
+
+    @Test
+    void deletingAJobInFlightCancelsItOnEveryReplicaThenDeletesIt() {
+        String id = submitted("ivan-key", "cancel me");
+        stages.runUpTo(id, StageName.DECODER);
+        stages.started(id, StageName.DECODER);
+        stages.progress(id, StageName.DECODER, 1, 4);
+        await().atMost(WAIT).until(() -> "running".equals(given().auth().oauth2("ivan-key").get("/v1/videos/" + id)
+                .path("stages[1].state")));
+        given().auth().oauth2("ivan-key").delete("/v1/videos/" + id).then().statusCode(200)
+                .body("id", equalTo(id)).body("status", equalTo("cancelled")).body("cancelled_at", notNullValue())
+                .body("completed_at", nullValue());
+        // what the stages check, and what every replica's view reads
+        assertTrue(stages.store().exists("jobs/" + id + "/cancelled"));
+        assertTrue(recordsOf("mav.status").stream().anyMatch(r -> id.equals(r.key())
+                && r.value().contains("\"state\":\"cancelled\"") && r.value().contains("\"stage\":\"gateway\"")));
+        given().auth().oauth2("ivan-key").get("/v1/videos/" + id + "/content").then().statusCode(409)
+                .body("detail", containsString("cancelled"));
+        // the decoder stops at its next step boundary; a late step or done of a cancelled job changes nothing
+        stages.progress(id, StageName.DECODER, 2, 4);
+        stages.cancelled(id, StageName.DECODER);
+        await().atMost(WAIT).until(() -> "cancelled".equals(given().auth().oauth2("ivan-key")
+                .get("/v1/videos/" + id).path("stages[1].state")));
+        given().auth().oauth2("ivan-key").get("/v1/videos/" + id).then().body("status", equalTo("cancelled"))
+                .body("stages[2].state", equalTo("pending"));
+        // a cancelled job is over: deleting it again removes it, the marker stays for a stage still holding it
+        given().auth().oauth2("ivan-key").delete("/v1/videos/" + id).then().statusCode(200)
+                .body("deleted", equalTo(true));
+        given().auth().oauth2("ivan-key").get("/v1/videos/" + id).then().statusCode(404);
+        assertTrue(stages.store().exists("jobs/" + id + "/cancelled"));
+    }
+
+    @Test
+    void aJobsEndIsPostedToItsCallbackSignedWithItsKeyAndRetriedAfterAFailure() throws Exception {
+        List<Map.Entry<Map<String, List<String>>, byte[]>> received = new CopyOnWriteArrayList<>();
+        HttpServer receiver = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        receiver.createContext("/hook", ex -> {
+            received.add(Map.entry(Map.copyOf(ex.getRequestHeaders()), ex.getRequestBody().readAllBytes()));
+            // the first delivery meets a receiver that is down for a moment
+            ex.sendResponseHeaders(received.size() == 1 ? 503 : 204, -1);
+            ex.close();
+        });
+        receiver.start();
+        try {
+            String url = "http://127.0.0.1:" + receiver.getAddress().getPort() + "/hook";
+            String id = submit("judy-key", "{\"prompt\": \"call me back\", \"callback_url\": \"" + url + "\"}")
+                    .then().statusCode(202).extract().path("id");
+            stages.runUpTo(id, StageName.SR_HIGH);
+            assertTrue(received.isEmpty(), "no callback before the job ends");
+            stages.finish(id, PromptRequest.of(id, "call me back"));
+            await().atMost(WAIT).until(() -> received.size() >= 2);
+            Thread.sleep(1500); // a third delivery would come within this: a replayed done, a later status
+            assertEquals(2, received.size(), "one failed try and one delivery");
+            for (var r : received) {
+                Map<String, List<String>> h = r.getKey();
+                String timestamp = h.get("X-mav-timestamp").get(0);
+                assertTrue(Math.abs(Long.parseLong(timestamp) - System.currentTimeMillis() / 1000) < 60, timestamp);
+                Mac mac = Mac.getInstance("HmacSHA256");
+                mac.init(new SecretKeySpec("judy-key".getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
+                mac.update((timestamp + ".").getBytes(StandardCharsets.UTF_8));
+                assertEquals("sha256=" + HexFormat.of().formatHex(mac.doFinal(r.getValue())),
+                        h.get("X-mav-signature").get(0), "the signature verifies with the job's key");
+                assertEquals(id + ".completed", h.get("X-mav-delivery").get(0));
+                assertEquals("video.completed", h.get("X-mav-event").get(0));
+            }
+            Map<?, ?> job = EventCodec.mapper().readValue(received.get(1).getValue(), Map.class);
+            assertEquals(id, job.get("id"));
+            assertEquals("completed", job.get("status"));
+            assertEquals(768, ((Map<?, ?>) ((Map<?, ?>) job.get("metadata")).get("video")).get("width"));
+            // a cancelled job's callback says so, once
+            String cancelled = submit("judy-key", "{\"prompt\": \"never mind\", \"callback_url\": \"" + url
+                    + "\"}").then().statusCode(202).extract().path("id");
+            stages.started(cancelled, StageName.PRIOR);
+            given().auth().oauth2("judy-key").delete("/v1/videos/" + cancelled).then().statusCode(200);
+            stages.cancelled(cancelled, StageName.PRIOR);
+            await().atMost(WAIT).until(() -> received.size() >= 3);
+            Thread.sleep(1500);
+            assertEquals(3, received.size());
+            assertEquals("video.cancelled", received.get(2).getKey().get("X-mav-event").get(0));
+        } finally {
+            receiver.stop(0);
+        }
+    }
+
+    @Test
+    void aCallbackNobodyCanSignOrThatIsNotHttpIsA400() {
+        for (String url : List.of("ftp://example.org/hook", "http:///no-host", "https://user:pw@example.org/",
+                "not a url")) {
+            submit("judy-key", "{\"prompt\": \"p\", \"callback_url\": \"" + url + "\"}").then().statusCode(400)
+                    .body("field", equalTo("callback_url"));
+        }
     }
 
     @Test

@@ -111,11 +111,11 @@ final class Bench {
                         case QUEUED -> j.queued = s.timestamp();
                         case STARTED -> j.started.putIfAbsent(st, s.timestamp());
                         case DONE -> j.done.putIfAbsent(st, s.timestamp());
-                        case FAILED -> {
+                        case FAILED, CANCELLED -> {
                             if (!j.over()) {
                                 j.failure = st.id() + ": " + s.message();
                                 finished[0]++;
-                                out.println("mav: " + j.jobId + " failed in " + st.id() + ": " + s.message());
+                                out.println("mav: " + j.jobId + " " + s.state().id() + " in " + st.id() + ": " + s.message());
                             }
                         }
                         default -> {

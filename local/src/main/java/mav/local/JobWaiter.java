@@ -4,9 +4,9 @@ import java.time.Duration;
 import mav.common.event.StageEvent;
 import mav.common.event.StatusEvent;
 
-/** Waits for one job's final event on the videos topic or a failed status, drawing its progress meanwhile. */
+/** Waits for one job's final event on the videos topic or a failed or cancelled status, drawing its progress meanwhile. */
 final class JobWaiter {
-    /** How the job ended: the final event, or the stage and reason it failed with. */
+    /** How the job ended: the final event, or the stage and reason it failed (or was cancelled) with. */
     record Outcome(StageEvent video, String failedStage, String reason) {
         boolean ok() {
             return video != null;
@@ -23,7 +23,8 @@ final class JobWaiter {
                     return;
                 }
                 view.update(s);
-                if (s.state() == StatusEvent.State.FAILED && result[0] == null) {
+                if ((s.state() == StatusEvent.State.FAILED || s.state() == StatusEvent.State.CANCELLED)
+                        && result[0] == null) {
                     result[0] = new Outcome(null, s.stage(), s.message());
                 }
             }

@@ -35,7 +35,11 @@ record Layout(Path root, Path stateDir, String childClasspath) {
     }
 
     Path serviceJar(Stage stage) {
-        return root.resolve(stage.module).resolve("target/quarkus-app/quarkus-run.jar");
+        return moduleJar(stage.module);
+    }
+
+    Path moduleJar(String module) {
+        return root.resolve(module).resolve("target/quarkus-app/quarkus-run.jar");
     }
 
     Path logs() {

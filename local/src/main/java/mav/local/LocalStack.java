@@ -15,7 +15,8 @@ import java.util.function.Consumer;
 
 /**
  * The whole local pipeline: embedded Kafka and S3 (unless external ones are given), the topics and the bucket, and
- * the five services. {@link #close()} stops what this object started, services first. The stack file
+ * the five services, and gateway-service when asked. {@link #close()} stops what this object started, gateway and
+ * services first. The stack file
  * {@code <state>/stack.properties} tells later commands (submit, top, bench, down) where everything is.
  */
 final class LocalStack implements AutoCloseable {
@@ -25,6 +26,7 @@ final class LocalStack implements AutoCloseable {
     private KafkaBroker broker;
     private S3Server s3;
     private ServiceLauncher services;
+    private GatewayProcess gateway;
     private Endpoints endpoints;
     private boolean stopped;
     private final Thread hook = new Thread(this::close, "mav-stop");
@@ -50,7 +52,7 @@ final class LocalStack implements AutoCloseable {
 
     /** Whether this stack started any process (not so with external Kafka and S3 and --no-services). */
     boolean ownsProcesses() {
-        return broker != null || s3 != null || services != null;
+        return broker != null || s3 != null || services != null || gateway != null;
     }
 
     synchronized boolean isClosed() {
@@ -63,6 +65,11 @@ final class LocalStack implements AutoCloseable {
 
     List<StageProcess> services() {
         return services == null ? List.of() : services.processes();
+    }
+
+    /** gateway-service, when this stack runs it ({@code ./mav up}); else null. */
+    GatewayProcess gateway() {
+        return gateway;
     }
 
     /** Starts a stopped or killed replica again and waits until it is ready (fault injection). */
@@ -150,11 +157,19 @@ final class LocalStack implements AutoCloseable {
             say.accept(String.format("services ready in %.1f s", (System.nanoTime() - t1) / 1e9));
             writeStackFile();
         }
+        if (options.gatewayPort() > 0) {
+            long t2 = System.nanoTime();
+            gateway = new GatewayProcess(options.gatewayPort());
+            gateway.start(layout, endpoints, List.of("-Xmx512m"));
+            writeStackFile();
+            gateway.awaitReady(options.readyTimeoutSeconds());
+            say.accept(String.format("gateway ready in %.1f s at %s", (System.nanoTime() - t2) / 1e9, gateway.url()));
+        }
     }
 
     /** Records what this stack started, for later commands; a stack that started nothing leaves the file alone. */
     private void writeStackFile() {
-        if (broker == null && s3 == null && services == null) {
+        if (broker == null && s3 == null && services == null && gateway == null) {
             return;
         }
         Properties p = new Properties();
@@ -179,6 +194,10 @@ final class LocalStack implements AutoCloseable {
             urls.add(sp.stage.id() + "=" + sp.url());
         }
         p.setProperty("services", String.join(",", urls));
+        if (gateway != null) {
+            p.setProperty("pid." + GatewayProcess.ROLE, String.valueOf(gateway.process().pid()));
+            p.setProperty("url." + GatewayProcess.ROLE, gateway.url());
+        }
         try {
             java.io.StringWriter w = new java.io.StringWriter();
             p.store(w, "the running local stack, written by ./mav; ./mav down stops it");
@@ -297,6 +316,9 @@ final class LocalStack implements AutoCloseable {
         stopped = true;
         removeHook();
         long t0 = System.nanoTime();
+        if (gateway != null) {
+            gateway.stop();
+        }
         if (services != null) {
             services.stop();
         }
@@ -306,7 +328,7 @@ final class LocalStack implements AutoCloseable {
         if (broker != null) {
             broker.stop();
         }
-        if (services != null || s3 != null || broker != null) {
+        if (services != null || s3 != null || broker != null || gateway != null) {
             say.accept(String.format("stack stopped in %.1f s", (System.nanoTime() - t0) / 1e9));
         }
         if (services != null || s3 != null || broker != null) {

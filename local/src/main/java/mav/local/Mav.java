@@ -31,8 +31,9 @@ public final class Mav {
                                  start Kafka, S3 and the five services, make one video, stop everything;
                                  the last line printed is the MP4's absolute path (uses a running stack if
                                  there is one)
-              up [--replicas stage=k,...] [--foreground]
-                                 start the stack and leave it running (state in .mav/)
+              up [--replicas stage=k,...] [--foreground] [--gateway-port 8080 | --no-gateway]
+                                 start the stack and gateway-service (the web page and /v1/videos API,
+                                 no API keys) and leave them running (state in .mav/)
               submit "PROMPT" [job options] [--no-wait]
                                  submit to the running stack, show progress, download the result
               down [--purge]     stop the running stack (--purge also deletes the Kafka and S3 data)
@@ -248,19 +249,24 @@ public final class Mav {
     }
 
     private int up(Args a, Layout layout) {
-        a.allowOnly(union(STACK_FLAGS, Set.of("foreground")));
+        a.allowOnly(union(STACK_FLAGS, Set.of("foreground", "gateway-port", "no-gateway")));
         Properties running = LocalStack.running(layout);
         if (running != null) {
             say("a stack is already running (./mav down stops it)");
-            printStack(LocalStack.endpoints(running), LocalStack.serviceUrls(running), layout.stackFile());
+            printStack(LocalStack.endpoints(running), LocalStack.serviceUrls(running), layout.stackFile(),
+                    running.getProperty("url." + GatewayProcess.ROLE));
             return 0;
         }
-        LocalStack stack = LocalStack.start(layout, StackOptions.from(a, layout), this::say);
+        StackOptions options = StackOptions.from(a, layout);
+        if (!a.flag("no-gateway")) {
+            options = options.withGateway(a.intValue("gateway-port", StackOptions.DEFAULT_GATEWAY_PORT));
+        }
+        LocalStack stack = LocalStack.start(layout, options, this::say);
         Map<String, List<String>> urls = new LinkedHashMap<>();
         for (StageProcess p : stack.services()) {
             urls.computeIfAbsent(p.stage.id(), k -> new java.util.ArrayList<>()).add(p.url());
         }
-        printStack(stack.endpoints(), urls, layout.stackFile());
+        printStack(stack.endpoints(), urls, layout.stackFile(), stack.gateway() == null ? null : stack.gateway().url());
         if (a.flag("foreground")) {
             say("running in the foreground; Ctrl-C stops the stack");
             try {
@@ -274,9 +280,13 @@ public final class Mav {
         return 0;
     }
 
-    void printStack(Endpoints e, Map<String, List<String>> urls, Path stackFile) {
+    void printStack(Endpoints e, Map<String, List<String>> urls, Path stackFile, String gatewayUrl) {
         String host = e.kafka();
         out.println();
+        if (gatewayUrl != null) {
+            out.println("Web page and API " + gatewayUrl + "   (open it in a browser; POST " + gatewayUrl
+                    + "v1/videos; no API keys)");
+        }
         out.println("Kafka bootstrap  " + host + "   (topics " + e.topicPrefix() + "prompts ... " + e.topicPrefix()
                 + "dead-letter)");
         // the secret key stays in the owner-only stack file: terminals, CI logs and screen shares keep none
@@ -289,6 +299,10 @@ public final class Mav {
         });
         out.println();
         out.println("Try:");
+        if (gatewayUrl != null) {
+            out.println("  curl -s -H 'Content-Type: application/json' -d '{\"prompt\": \"a red fish swimming left\"}' "
+                    + gatewayUrl + "v1/videos");
+        }
         out.println("  ./mav submit \"a red fish swimming left\" --steps 10");
         out.println("  echo 'job-1:{\"jobId\":\"job-1\",\"prompt\":\"a red fish swimming left\",\"seed\":42}' | kcat -b "
                 + host + " -t " + e.topic("prompts") + " -K: -P");

@@ -69,7 +69,7 @@ final class ProgressView {
         if (e.state() == State.STARTED && l.startedNanos == 0) {
             l.startedNanos = now;
         }
-        if ((e.state() == State.DONE || e.state() == State.FAILED) && l.doneNanos == 0) {
+        if (e.state().terminal() && l.doneNanos == 0) {
             l.doneNanos = now;
             if (l.startedNanos == 0) {
                 l.startedNanos = now;
@@ -133,7 +133,7 @@ final class ProgressView {
             time = String.format("%6.1fs", (end - l.startedNanos) / 1e9);
         }
         String msg = "";
-        if (l.message != null && (l.state == State.FAILED || l.message.startsWith("already"))) {
+        if (l.message != null && (l.state == State.FAILED || l.state == State.CANCELLED || l.message.startsWith("already"))) {
             msg = "  " + l.message;
         }
         String prefix = tty ? "" : "[" + jobId + "] ";

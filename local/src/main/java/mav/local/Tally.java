@@ -80,12 +80,13 @@ final class Tally implements AutoCloseable {
                 .count();
     }
 
-    /** Jobs with a {@code started} status from {@code stage} and no {@code done} or {@code failed} from it yet. */
+    /** Jobs with a {@code started} status from {@code stage} and no {@code done}, {@code failed} or {@code cancelled} from it yet. */
     List<String> inFlight(String stage) {
         List<String> out = new ArrayList<>();
         statuses.forEach((job, list) -> {
             if (count(job, stage, StatusEvent.State.STARTED) > 0 && count(job, stage, StatusEvent.State.DONE) == 0
-                    && count(job, stage, StatusEvent.State.FAILED) == 0) {
+                    && count(job, stage, StatusEvent.State.FAILED) == 0
+                    && count(job, stage, StatusEvent.State.CANCELLED) == 0) {
                 out.add(job);
             }
         });

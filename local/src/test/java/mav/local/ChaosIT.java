@@ -33,7 +33,7 @@ class ChaosIT {
         Layout.deleteTree(state);
         Layout layout = Layout.of(root, state);
         StackOptions options = new StackOptions(0, 0, 0, 0, null, null, "minioadmin", "minioadmin", "mav", "mav.", 2,
-                root.resolve("testing/models"), Map.of(), 1, 1, true, 240, List.of())
+                root.resolve("testing/models"), Map.of(), 1, 1, true, 240, List.of(), 0)
                 .onFreePorts(Map.of(Stage.DECODER, 2, Stage.SR_LOW, 2), root.resolve("testing/models"))
                 .withServiceJvmOptions(List.of("-XX:TieredStopAtLevel=1", "-Xmx600m"));
         stack = LocalStack.start(layout, options, s -> System.out.println("CHAOS: " + s));

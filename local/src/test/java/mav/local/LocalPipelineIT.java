@@ -10,6 +10,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -83,7 +87,8 @@ class LocalPipelineIT {
                 List.of("-XX:TieredStopAtLevel=1", "-Xmx1500m",
                         // far below Kafka's 5 min default: a consumer that polled only between jobs would be thrown
                         // out of its group and get the job again; the first test proves the services do not
-                        "-Dmp.messaging.incoming.in.max.poll.interval.ms=" + MAX_POLL_INTERVAL_MS));
+                        "-Dmp.messaging.incoming.in.max.poll.interval.ms=" + MAX_POLL_INTERVAL_MS),
+                ChildProcess.freePort());
         System.out.println("IT: models " + models + ", Kafka port " + kafkaPort + ", services from port " + basePort
                 + ", state " + state);
         stack = LocalStack.start(layout, options, s -> System.out.println("IT: " + s));
@@ -251,7 +256,63 @@ class LocalPipelineIT {
                 && ghost.equals(r.key())).findFirst().orElse(null), Duration.ofSeconds(60));
     }
 
+    @Test
+    @Order(5)
+    void aJobCancelledThroughTheGatewayStopsInItsStageAndNoLaterStageRunsIt() throws Exception {
+        String job = "it-cancel-" + System.currentTimeMillis();
+        String api = stack.gateway().url() + "v1/videos";
+        // the decoder's many steps keep it busy while the cancel lands
+        HttpResponse<String> submitted = http(HttpRequest.newBuilder(URI.create(api))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"id\": \"" + job + "\", \"prompt\": \"a kite that never flies\", \"seed\": 3, \"steps\":"
+                                + " {\"prior\": 1, \"decoder\": 1000, \"interpolation\": 1, \"srLow\": 1,"
+                                + " \"srHigh\": 1}}")));
+        assertEquals(202, submitted.statusCode(), submitted.body());
+        awaitRecord(() -> statuses(job).stream().filter(s -> s.stage().equals("decoder")
+                && s.state() == StatusEvent.State.PROGRESS && s.step() >= 2).findFirst().orElse(null), JOB_TIMEOUT);
+
+        HttpResponse<String> cancelled = http(HttpRequest.newBuilder(URI.create(api + "/" + job)).DELETE());
+        assertEquals(200, cancelled.statusCode(), cancelled.body());
+        assertEquals("cancelled", JSON.readTree(cancelled.body()).path("status").asText());
+        StatusEvent stopped = awaitRecord(() -> statuses(job).stream().filter(s -> s.stage().equals("decoder")
+                && s.state() == StatusEvent.State.CANCELLED).findFirst().orElse(null), Duration.ofSeconds(60));
+        int lastStep = statuses(job).stream().filter(s -> s.state() == StatusEvent.State.PROGRESS
+                && s.stage().equals("decoder")).mapToInt(StatusEvent::step).max().orElse(0);
+        System.out.println("IT: " + job + " cancelled in the decoder after step " + lastStep + " of 1000: "
+                + stopped.message());
+        assertTrue(lastStep < 1000, "the decoder stopped at a step boundary, not at its end: step " + lastStep);
+
+        // give a wrongly forwarded job the time to reach the next stage, which runs one step
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
+        while (System.nanoTime() < until) {
+            consumer.poll(Duration.ofMillis(300)).forEach(seen::add);
+        }
+        List<StatusEvent> st = statuses(job);
+        assertEquals(1, st.stream().filter(s -> s.state() == StatusEvent.State.CANCELLED
+                && s.stage().equals("decoder")).count(), "one cancelled status from the decoder: " + st);
+        assertFalse(st.stream().anyMatch(s -> s.stage().equals("decoder") && (s.state() == StatusEvent.State.DONE
+                || s.state() == StatusEvent.State.FAILED)), "no done or failed from the decoder: " + st);
+        assertFalse(st.stream().anyMatch(s -> List.of("interpolation", "sr-low", "sr-high").contains(s.stage())),
+                "no later stage saw the job: " + st);
+        assertTrue(videos(job).isEmpty(), "no final event");
+        assertFalse(seen.stream().anyMatch(r -> r.topic().equals(endpoints.topic("dead-letter")) && job.equals(r.key())),
+                "a cancelled job is no dead letter");
+        var store = mav.common.store.BlobStore.connect(endpoints.s3(), endpoints.accessKey(), endpoints.secretKey(),
+                endpoints.bucket());
+        assertFalse(store.exists("videos/" + job + ".mp4"), "no video");
+        assertFalse(store.exists("jobs/" + job + "/decoder/keyframes.npy"), "the decoder wrote no output");
+        JsonNode view = JSON.readTree(http(HttpRequest.newBuilder(URI.create(api + "/" + job))).body());
+        assertEquals("cancelled", view.path("status").asText(), view.toString());
+        assertEquals("cancelled", view.path("stages").path(1).path("state").asText(), view.toString());
+        assertEquals("pending", view.path("stages").path(2).path("state").asText(), view.toString());
+    }
+
     // ---- helpers
+
+    private static HttpResponse<String> http(HttpRequest.Builder request) throws Exception {
+        return HttpClient.newHttpClient().send(request.timeout(Duration.ofSeconds(30)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
 
     private StageEvent awaitVideo(String job) {
         return awaitRecord(() -> {

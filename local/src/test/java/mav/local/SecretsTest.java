@@ -23,8 +23,10 @@ class SecretsTest {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         Endpoints e = new Endpoints("localhost:9092", "http://localhost:9000", "mav-user", SECRET, "mav", "mav.");
         new Mav(new PrintStream(bytes, true, StandardCharsets.UTF_8)).printStack(e,
-                Map.of("prior", List.of("http://localhost:8081")), Path.of("/x/.mav/stack.properties"));
+                Map.of("prior", List.of("http://localhost:8081")), Path.of("/x/.mav/stack.properties"),
+                "http://127.0.0.1:8080/");
         String printed = bytes.toString(StandardCharsets.UTF_8);
+        assertTrue(printed.contains("Web page and API http://127.0.0.1:8080/"), printed);
         assertFalse(printed.contains(SECRET), printed);
         assertTrue(printed.contains("/x/.mav/stack.properties"), printed);
         assertFalse(e.toString().contains(SECRET), e.toString());

@@ -16,7 +16,12 @@ public record StatusEvent(
         Instant timestamp) {
 
     public enum State {
-        QUEUED, STARTED, PROGRESS, DONE, FAILED;
+        QUEUED, STARTED, PROGRESS, DONE, FAILED, CANCELLED;
+
+        /** Whether the job ended in this stage: done, failed or cancelled. */
+        public boolean terminal() {
+            return this == DONE || this == FAILED || this == CANCELLED;
+        }
 
         @JsonValue
         public String id() {

@@ -13,10 +13,14 @@ import mav.common.store.BlobStoreException;
 final class JobStore {
     private static final Logger LOG = Logger.getLogger(JobStore.class.getName());
     static final Retry BACKOFF = new Retry(250, 10_000);
+    /** Cancellation is looked up at most this often per job, so that it never costs the model calls anything. */
+    static final long CANCEL_CHECK_INTERVAL_NANOS = 1_000_000_000L;
 
     private final BlobStore store;
     private final String jobId;
     private final long deadlineNanos;
+    private long lastCancelCheck;
+    private boolean cancelChecked;
 
     JobStore(BlobStore store, String jobId, long deadlineNanos) {
         this.store = store;
@@ -41,6 +45,26 @@ final class JobStore {
             store.put(key, data, contentType);
             return null;
         });
+    }
+
+    /**
+     * Throws {@link JobCancelledException} when the job's cancel marker exists; asks the store on the first call and
+     * then at most once per {@link #CANCEL_CHECK_INTERVAL_NANOS}.
+     */
+    void checkCancelled(String stage, long nowNanos) {
+        if (cancelChecked && nowNanos - lastCancelCheck < CANCEL_CHECK_INTERVAL_NANOS) {
+            return;
+        }
+        checkCancelledNow(stage, nowNanos);
+    }
+
+    /** {@link #checkCancelled} without the throttle: before a stage commits its output. */
+    void checkCancelledNow(String stage, long nowNanos) {
+        cancelChecked = true;
+        lastCancelCheck = nowNanos;
+        if (exists(JobCancelledException.markerKey(jobId))) {
+            throw new JobCancelledException(jobId, stage);
+        }
     }
 
     private <T> T call(Supplier<T> op) {

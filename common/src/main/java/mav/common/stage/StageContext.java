@@ -127,9 +127,13 @@ public final class StageContext {
         }
     }
 
-    /** Reports one finished denoising step (1-based) out of {@code total}. */
+    /**
+     * Reports one finished denoising step (1-based) out of {@code total}; this step boundary is where a cancelled
+     * job stops (a {@link JobCancelledException}, the store asked at most once a second).
+     */
     public void progress(int step, int total) {
         metrics.step();
+        store.checkCancelled(stage, System.nanoTime());
         status.publish(StatusEvent.progress(jobId(), stage, step, total));
     }
 }

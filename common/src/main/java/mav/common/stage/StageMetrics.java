@@ -23,6 +23,7 @@ public final class StageMetrics {
     private final String stage;
     private final Counter received;
     private final Counter completed;
+    private final Counter cancelled;
     private final Counter steps;
     private final Timer job;
     private final Timer fetch;
@@ -37,6 +38,8 @@ public final class StageMetrics {
                 .description("jobs taken from the input topic").register(registry);
         completed = Counter.builder("mav.stage.jobs.completed").tag("stage", stage)
                 .description("jobs whose output event was published").register(registry);
+        cancelled = Counter.builder("mav.stage.jobs.cancelled").tag("stage", stage)
+                .description("jobs stopped by their cancel marker, with no output").register(registry);
         steps = Counter.builder("mav.stage.denoising.steps").tag("stage", stage)
                 .description("denoising steps run; its rate is steps per second").register(registry);
         job = histogram("mav.stage.job", null);
@@ -80,6 +83,10 @@ public final class StageMetrics {
         fetch.record(Duration.ofNanos(phases.fetchNanos()));
         inference.record(Duration.ofNanos(phases.inferenceNanos()));
         store.record(Duration.ofNanos(phases.storeNanos()));
+    }
+
+    void cancelled() {
+        cancelled.increment();
     }
 
     void failed(FailureReason reason) {

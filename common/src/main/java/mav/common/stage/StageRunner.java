@@ -247,7 +247,11 @@ public class StageRunner {
 
     /** What one record led to: the records to publish with its offset, and how the job ended. */
     private record Outcome(List<ProducerRecord<String, byte[]>> records, StageMetrics.FailureReason failure,
-            StageContext.PhaseTimes phases) {
+            StageContext.PhaseTimes phases, boolean cancelled) {
+        Outcome(List<ProducerRecord<String, byte[]>> records, StageMetrics.FailureReason failure,
+                StageContext.PhaseTimes phases) {
+            this(records, failure, phases, false);
+        }
     }
 
     /** Handles one record of the input topic; returns once its outcome is committed (or the record left for later). */
@@ -268,7 +272,9 @@ public class StageRunner {
             }
             Outcome outcome = run(record, t0);
             if (publish(outcome, record, consumer, claim)) {
-                if (outcome.failure() == null) {
+                if (outcome.cancelled()) {
+                    metrics.cancelled();
+                } else if (outcome.failure() == null) {
                     metrics.completed(System.nanoTime() - t0, outcome.phases());
                 } else {
                     metrics.failed(outcome.failure());
@@ -290,8 +296,10 @@ public class StageRunner {
         try {
             StageEvent input = parse(record);
             jobId = input.request().jobId();
-            status.publish(StatusEvent.of(jobId, stageId, State.STARTED, null));
             JobStore jobStore = new JobStore(store, jobId, t0 + TimeUnit.SECONDS.toNanos(config.maxJobSeconds()));
+            // a cancelled job is not started at all, replayed or not
+            jobStore.checkCancelledNow(stageId, System.nanoTime());
+            status.publish(StatusEvent.of(jobId, stageId, State.STARTED, null));
             String marker = StageContext.jobKey(jobId, stageId, "event.json");
             if (jobStore.exists(marker)) {
                 // a replayed event: republish what this stage already produced, do no work twice
@@ -307,10 +315,17 @@ public class StageRunner {
             Map<String, String> artifacts = stage.run(input, context);
             String out = EventCodec.toJson(input.next(stage.name(), artifacts, stage.modelVersion(),
                     context.timingSoFar(), context.sampling()));
+            // a cancel that came after the last step boundary still keeps the job from the next stage
+            jobStore.checkCancelledNow(stageId, System.nanoTime());
             // written last: its presence means every output of this stage is in the store
             context.storeBytes(marker, out.getBytes(StandardCharsets.UTF_8), "application/json");
             return new Outcome(List.of(output(jobId, out.getBytes(StandardCharsets.UTF_8)),
                     statusRecord(StatusEvent.of(jobId, stageId, State.DONE, null))), null, context.phases());
+        } catch (JobCancelledException e) {
+            LOG.info("job " + jobId + " cancelled in stage " + stageId + " (" + record.topic() + "-"
+                    + record.partition() + "@" + record.offset() + "): no output, no dead letter");
+            return new Outcome(List.of(statusRecord(StatusEvent.of(jobId, stageId, State.CANCELLED,
+                    e.getMessage()))), null, null, true);
         } catch (Throwable e) {
             // OutOfMemoryError included: a job that asked for too much memory lets go of it as it unwinds
             StageMetrics.FailureReason category = category(e);
