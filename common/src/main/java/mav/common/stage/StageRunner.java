@@ -73,6 +73,8 @@ public class StageRunner {
     private static final int LOAD_SHUTDOWN_WAIT_SECONDS = 10;
     /** Beyond this a dead letter carries only the start of the record (the rest goes to the store). */
     private static final int MAX_RECORD_BYTES_LIMIT = 512 * 1024;
+    /** How long an idle stage's positions must stay put before it commits them past transaction markers. */
+    private static final int IDLE_COMMIT_SECONDS = 5;
 
     @Inject
     PipelineStage stage;
@@ -94,11 +96,18 @@ public class StageRunner {
     private StageMetrics metrics;
     private TransactionalPublisher publisher;
     private DeadLetters deadLetters;
+    private IdleOffsetCommitter idleCommitter;
     private String outTopic;
     private String statusTopic;
     private final ExecutorService loader = Executors.newSingleThreadExecutor(r -> new Thread(r, "model-loader"));
     private final ScheduledExecutorService prober = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "store-probe");
+        t.setDaemon(true);
+        return t;
+    });
+    // apart from the store probe: its Kafka calls may wait seconds, and readiness must not
+    private final ScheduledExecutorService idler = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "idle-offset-commit");
         t.setDaemon(true);
         return t;
     });
@@ -141,6 +150,9 @@ public class StageRunner {
             gate.close(Hold.OBJECT_STORE, "object store " + config.s3().endpoint() + " does not answer");
         }
         prober.scheduleWithFixedDelay(this::probeStore, 1, 1, TimeUnit.SECONDS);
+        idleCommitter = new IdleOffsetCommitter(() -> kafka.getConsumer(INPUT_CHANNEL), ownership, publisher,
+                () -> active.get() == 0 && !draining && gate.isOpen());
+        idler.scheduleWithFixedDelay(idleCommitter::tick, IDLE_COMMIT_SECONDS, IDLE_COMMIT_SECONDS, TimeUnit.SECONDS);
         loader.submit(this::loadModels);
     }
 
@@ -184,6 +196,7 @@ public class StageRunner {
                     + " s (mav.drain-seconds): left uncommitted, Kafka gives it to another replica");
         }
         prober.shutdownNow();
+        idler.shutdownNow();
         if (publisher != null) {
             publisher.close();
         }
@@ -260,6 +273,7 @@ public class StageRunner {
             return; // not taken: uncommitted, so the partition's next owner gets it
         }
         active.incrementAndGet();
+        idleCommitter.delivered();
         metrics.received();
         long t0 = System.nanoTime();
         KafkaConsumer<Object, Object> consumer = kafka.getConsumer(INPUT_CHANNEL);

@@ -1,6 +1,7 @@
 package mav.common.stage;
 
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -68,6 +69,22 @@ public final class TransactionalPublisher implements AutoCloseable {
      */
     public synchronized void publish(List<ProducerRecord<String, byte[]>> records, TopicPartition input,
             long nextOffset, ConsumerGroupMetadata group) {
+        commit(records, Map.of(input, new OffsetAndMetadata(nextOffset)), group);
+    }
+
+    /**
+     * Commits only offsets for {@code group}, in a transaction of their own, fenced like {@link #publish}.
+     *
+     * @throws PublishException when the transaction was aborted or could not be run
+     */
+    public synchronized void commitOffsets(Map<TopicPartition, Long> nextOffsets, ConsumerGroupMetadata group) {
+        Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+        nextOffsets.forEach((tp, next) -> offsets.put(tp, new OffsetAndMetadata(next)));
+        commit(List.of(), offsets, group);
+    }
+
+    private void commit(List<ProducerRecord<String, byte[]>> records, Map<TopicPartition, OffsetAndMetadata> offsets,
+            ConsumerGroupMetadata group) {
         try {
             if (producer == null) {
                 producer = factory.get();
@@ -77,7 +94,7 @@ public final class TransactionalPublisher implements AutoCloseable {
             for (ProducerRecord<String, byte[]> r : records) {
                 producer.send(r);
             }
-            producer.sendOffsetsToTransaction(Map.of(input, new OffsetAndMetadata(nextOffset)), group);
+            producer.sendOffsetsToTransaction(offsets, group);
             producer.commitTransaction();
         } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException
                 | UnsupportedVersionException e) {
