@@ -709,6 +709,9 @@ class InterpolatorStage(DecoderVideoStage):
     def load(self):
         Stage.load(self)  # every weight is ↑F's own: nothing to take from D
 
+    def load_exported(self):
+        return Stage.load_exported(self)  # ↑F is exported unblended, and none of its weights come from D
+
     def build(self):
         self.clip, _ = load_clip(self.root)
         if self.args.resume and os.path.exists(ckpt_path(self.root, self.name)):
