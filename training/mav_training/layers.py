@@ -75,9 +75,8 @@ def blend_temporal_convs(model, alpha):
     """Move every TemporalConv of `model` from its trained kernel towards the identity it started from:
     W ← α·W + (1 − α)·dirac, b ← α·b (weight-space interpolation between the image model and the video fine-tune,
     as WiSE-FT does between a zero-shot and a fine-tuned model). The map is affine in the weights, so α' = 1/α
-    undoes it exactly. The motion term (D^t) is blended too, M ← α·M, as it also started at zero: at α = 0.5 sampled
-    fish and arrows cross 7 px over 16 keyframes at fps 8 (the world: 6–14 px) instead of 13 px, with shape, facing
-    and direction as good or better (docs/models.md §4)."""
+    undoes it exactly. The motion term (D^t) is blended too, M ← α·M, as it also started at zero; blended, sampled
+    clips move about the world's distance instead of twice it (measured in docs/training-log.md)."""
     for m in model.modules():
         if isinstance(m, TemporalConv):
             ident = torch.zeros_like(m.conv.weight)

@@ -17,8 +17,10 @@ import time
 import numpy as np
 import torch
 
+from . import checkpoints as C
+from .export import DEFAULT_SCHED
+from .losses import mixed_frame_noise
 from .schedulers import DDIMScheduler
-from .train import mixed_frame_noise
 
 STEPS = {"prior": 25, "decoder": 50, "interpolator": 25, "sr_low": 10, "sr_high": 4}
 
@@ -93,8 +95,7 @@ def windowed(model_fn, k, m, skip):
 
 def manifest_parameter(model, key, fallback):
     """A sampling parameter from the shipped manifest in ../models (the one the Java stage reads)."""
-    from .train import MODELS_DIR, exported_dir
-    with open(os.path.join(exported_dir(MODELS_DIR, model), "manifest.json")) as f:
+    with open(os.path.join(C.exported_dir(C.MODELS_DIR, model), "manifest.json")) as f:
         return json.load(f).get("parameters", {}).get(key, fallback)
 
 
@@ -102,12 +103,10 @@ class Pipeline:
     """Holds the PyTorch models (EMA weights from checkpoints/) and runs the stages."""
 
     def __init__(self, checkpoints="checkpoints", decoder_stage=None):
-        from .export import DEFAULT_SCHED
-        from .train import load_for_export, load_tokenizer
-        models, self.E, _, _, _, _, extra = load_for_export(checkpoints, decoder_stage)
+        models, self.E, _, _, _, extra = C.load_for_export(checkpoints, decoder_stage)
         self.frame_noise_correlation = extra["decoder"]["frame_noise_correlation"]
         self.m = {k: v.eval() for k, v in models.items()}
-        self.tok = load_tokenizer(checkpoints)
+        self.tok = C.load_tokenizer(checkpoints)
         self.sched = DEFAULT_SCHED
         # absent in manifests older than the parameter: 1, from pure noise as those models were shipped
         self.inbetween_strength = manifest_parameter("interpolator", "inbetween_strength", 1.0)
