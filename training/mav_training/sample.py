@@ -64,6 +64,35 @@ def keyframe_blend(keys, skip):
     return (1 - w) * keys[:, :, i] + w * keys[:, :, i + 1]
 
 
+def window_starts(k, m):
+    """The first keyframe of each window of m keyframes over k (Java's FrameInterpolator.windowStarts): windows
+    share their end keyframes, and the last one is moved back to end at keyframe k − 1 if they do not tile."""
+    if not m or m >= k:
+        return [0]
+    starts = list(range(0, k - m + 1, m - 1))
+    if starts[-1] + m < k:
+        starts.append(k - m)
+    return starts
+
+
+def windowed(model_fn, k, m, skip):
+    """model_fn over windows of m keyframes, all windows in one batched call: ↑F is trained on clips of 4 keyframes,
+    so it is served on clips of that length rather than on the whole (k − 1)·skip + 1 frames. A frame two windows
+    share (a known keyframe) takes the later window's output."""
+    starts = window_starts(k, m)
+    span = ((m if m and m < k else k) - 1) * skip + 1
+
+    def fn(x, t):
+        assert x.shape[0] == 1, "one clip at a time"
+        xs = torch.cat([x[:, :, s * skip:s * skip + span] for s in starts])
+        out = model_fn(xs, t, starts, span)
+        merged = x.clone()
+        for i, s in enumerate(starts):
+            merged[:, :, s * skip:s * skip + span] = out[i:i + 1]
+        return merged
+    return fn
+
+
 def manifest_parameter(model, key, fallback):
     """A sampling parameter from the shipped manifest in ../models (the one the Java stage reads)."""
     with open(os.path.join(C.exported_dir(C.MODELS_DIR, model), "manifest.json")) as f:
@@ -81,6 +110,7 @@ class Pipeline:
         self.sched = DEFAULT_SCHED
         # absent in manifests older than the parameter: 1, from pure noise as those models were shipped
         self.inbetween_strength = manifest_parameter("interpolator", "inbetween_strength", 1.0)
+        self.window_keyframes = manifest_parameter("interpolator", "window_keyframes", 0) or None
         self.timings = {}
 
     def _time(self, name, t0):
@@ -131,9 +161,10 @@ class Pipeline:
         return out
 
     @torch.no_grad()
-    def interpolate(self, keys, emb, gen, fps=8.0, skip=5, steps=STEPS["interpolator"], strength=None):
+    def interpolate(self, keys, emb, gen, fps=8.0, skip=5, steps=STEPS["interpolator"], strength=None, window=None):
         """`strength`: how far down the chain the keyframes' blend is noised (the manifest's unless given); 1 starts
-        from pure noise."""
+        from pure noise. `window`: keyframes per window (the manifest's `window_keyframes` unless given; 0 or absent:
+        the whole clip in one window)."""
         t0 = time.time()
         if strength is None:
             strength = self.inbetween_strength
@@ -144,10 +175,14 @@ class Pipeline:
         masked[:, :, ::skip] = keys
         mask[:, :, ::skip] = 1
         m = self.m["interpolator"]
+        cond = torch.cat([masked, mask], 1)
 
-        def fn(x, t):
-            return m(x, torch.full((1,), t), image_embed=emb, fps=torch.tensor([fps * skip]),
-                     frame_skip=torch.tensor([float(skip)]), cond=torch.cat([masked, mask], 1))
+        def call(xs, t, starts, span):
+            n = xs.shape[0]
+            return m(xs, torch.full((n,), t), image_embed=emb.expand(n, -1), fps=torch.full((n,), fps * skip),
+                     frame_skip=torch.full((n,), float(skip)),
+                     cond=torch.cat([cond[:, :, s * skip:s * skip + span] for s in starts]))
+        fn = windowed(call, k, self.window_keyframes if window is None else window, skip)
         noise = torch.randn(b, c, f, h, w, generator=gen)
         sched = scheduler_for(self.sched["interpolator"])
         if strength >= 1 or k < 2:

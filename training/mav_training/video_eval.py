@@ -231,10 +231,10 @@ def keyframes_for(pipe, prompt, seed, fps, steps):
 
 
 @torch.no_grad()
-def final_frames(pipe, emb, keys, state, fps, strength, until, steps):
+def final_frames(pipe, emb, keys, state, fps, strength, until, steps, window=None):
     gen = torch.Generator()
     gen.set_state(state)
-    x = pipe.interpolate(keys, emb, gen, fps, SKIP, steps["interpolator"], strength)
+    x = pipe.interpolate(keys, emb, gen, fps, SKIP, steps["interpolator"], strength, window)
     if until in ("sr_low", "sr_high"):
         x = pipe.sr_low(x, gen, steps["sr_low"])
     if until == "sr_high":
@@ -242,52 +242,65 @@ def final_frames(pipe, emb, keys, state, fps, strength, until, steps):
     return x
 
 
-def select_strength(pipe, seeds, steps, fps=8.0, candidates=CANDIDATE_STRENGTHS):
-    """↑F's 64² output for each candidate on the same keyframes; the named-shape share over all 76 frames decides:
-    of the candidates within 2 points of the best, those whose in-between objects are within 10 % of the keyframes'
-    area (if any), the largest strength wins (it leaves ↑F the most to draw)."""
+def setting_label(strength, window):
+    """A ↑F setting's name in tables: its strength, and its keyframes per window when one was asked for."""
+    return str(strength) if window is None else f"{strength} w{window}"
+
+
+def select_strength(pipe, seeds, steps, fps=8.0, candidates=CANDIDATE_STRENGTHS, windows=(None,)):
+    """↑F's 64² output for each candidate (strength × keyframes per window) on the same keyframes; the named-shape
+    share over all 76 frames decides: of the candidates within 2 points of the best, those whose in-between objects
+    are within 10 % of the keyframes' area (if any), the largest strength wins (it leaves ↑F the most to draw), then
+    the window ↑F was trained on (the smallest)."""
     seeds = E.check_seeds(seeds, "selection")
+    settings = [(s, w) for w in windows for s in candidates]
     rows = []
     for prompt in SELECTION_PROMPTS:
         want = W.caption_attributes(prompt)
         for seed in seeds:
             emb, keys, state = keyframes_for(pipe, prompt, seed, fps, steps)
-            for strength in candidates:
+            for strength, window in settings:
                 t0 = time.time()
-                clip = final_frames(pipe, emb, keys, state, fps, strength, "interpolator", steps)[0].numpy()
+                clip = final_frames(pipe, emb, keys, state, fps, strength, "interpolator", steps, window)[0].numpy()
                 row = measure_video(clip, want, fps)
                 small = {k: row[k] for k in ("shape_share", "shape_share_between", "area_ratio", "sharp_ratio",
                                              "longest_wrong_shape", "speed_fw_per_s")}
-                small.update(prompt=prompt, seed=seed, strength=strength, seconds=round(time.time() - t0, 1))
+                small.update(prompt=prompt, seed=seed, strength=strength, window=window,
+                             seconds=round(time.time() - t0, 1))
                 rows.append(small)
                 print(json.dumps(small), flush=True)
     table = {}
-    for strength in candidates:
-        sub = [r for r in rows if r["strength"] == strength]
-        table[strength] = {k: round(float(np.mean([r[k] for r in sub])), 3)
-                           for k in ("shape_share", "shape_share_between", "area_ratio", "sharp_ratio")}
+    for strength, window in settings:
+        sub = [r for r in rows if r["strength"] == strength and r["window"] == window]
+        table[(strength, window)] = {k: round(float(np.mean([r[k] for r in sub])), 3)
+                                     for k in ("shape_share", "shape_share_between", "area_ratio", "sharp_ratio",
+                                               "speed_fw_per_s")}
     best = max(v["shape_share"] for v in table.values())
     near = [s for s, v in table.items() if v["shape_share"] >= best - 0.02]
     sized = [s for s in near if abs(table[s]["area_ratio"] - 1) <= 0.1]
-    chosen = max(sized or near)
-    return {"seeds": seeds, "prompts": SELECTION_PROMPTS, "table": {str(k): v for k, v in table.items()},
-            "chosen": chosen, "rows": rows}
+    strength, window = max(sized or near, key=lambda sw: (sw[0], -(sw[1] or 10 ** 6)))
+    return {"seeds": seeds, "prompts": SELECTION_PROMPTS,
+            "table": {setting_label(*k): v for k, v in table.items()},
+            "chosen": strength, "chosen_window_keyframes": window, "rows": rows}
 
 
-def report(pipe, seeds, strengths, until, steps, fps=8.0, sheet_path=None, prompts=VIDEO_PROMPTS, log=None):
-    """Rows for every prompt × report seed × strength, each strength on the same keyframes and noise; each row is
-    also appended to `log` (JSON lines) as it is measured, so a run cut short keeps what it measured."""
+def report(pipe, seeds, strengths, until, steps, fps=8.0, sheet_path=None, prompts=VIDEO_PROMPTS, log=None,
+           windows=(None,)):
+    """Rows for every prompt × report seed × ↑F setting (strength × keyframes per window), each setting on the same
+    keyframes and noise; each row is also appended to `log` (JSON lines) as it is measured, so a run cut short keeps
+    what it measured."""
+    settings = [(s, w) for w in windows for s in strengths]
     seeds = E.check_seeds(seeds, "report")
     rows, sheet = [], []
     for prompt in prompts:
         want = W.caption_attributes(prompt)
         for seed in seeds:
             emb, keys, state = keyframes_for(pipe, prompt, seed, fps, steps)
-            for strength in strengths:
+            for strength, window in settings:
                 t0 = time.time()
-                clip = final_frames(pipe, emb, keys, state, fps, strength, until, steps)[0].numpy()
+                clip = final_frames(pipe, emb, keys, state, fps, strength, until, steps, window)[0].numpy()
                 row = measure_video(clip, want, fps)
-                row.update(prompt=prompt, seed=seed, strength=strength,
+                row.update(prompt=prompt, seed=seed, strength=strength, window=window,
                            held_out=W.is_held_out(want["colour"], want["shape"]), resolution=clip.shape[-1],
                            seconds=round(time.time() - t0, 1))
                 rows.append(row)
@@ -300,7 +313,8 @@ def report(pipe, seeds, strengths, until, steps, fps=8.0, sheet_path=None, promp
     if sheet_path:
         write_sheet(sheet, sheet_path)
     return {"seeds": seeds, "until": until, "fps": fps, "steps": steps, "prompts": prompts,
-            "summary": {str(s): summarise([r for r in rows if r["strength"] == s]) for s in strengths},
+            "summary": {setting_label(s, w): summarise([r for r in rows if r["strength"] == s and r["window"] == w])
+                        for s, w in settings},
             "rows": rows}
 
 
@@ -372,6 +386,8 @@ def main():
     p.add_argument("--strengths", type=float, nargs="+", default=None,
                    help="↑F settings to report on the same keyframes (default: the manifest's)")
     p.add_argument("--until", default="sr_low", choices=["interpolator", "sr_low", "sr_high"])
+    p.add_argument("--windows", type=int, nargs="+", default=None,
+                   help="↑F keyframes per window to compare (0: the whole clip; default: the manifest's)")
     p.add_argument("--fps", type=float, default=8.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--prompts", nargs="+", default=VIDEO_PROMPTS, help="a subset of VIDEO_PROMPTS")
@@ -390,11 +406,12 @@ def main():
     from .sample import STEPS, Pipeline
     pipe = Pipeline(a.checkpoints)
     os.makedirs(a.checkpoints, exist_ok=True)
+    windows = tuple(a.windows) if a.windows else (None,)
     if a.select_strength:
-        res = select_strength(pipe, E.SELECTION_SEEDS[:a.seeds], dict(STEPS), a.fps)
+        res = select_strength(pipe, E.SELECTION_SEEDS[:a.seeds], dict(STEPS), a.fps, windows=windows)
         with open(os.path.join(a.checkpoints, "strength_selection.json"), "w") as f:
             json.dump(res, f, indent=1)
-        print(json.dumps({k: res[k] for k in ("table", "chosen")}, indent=1))
+        print(json.dumps({k: res[k] for k in ("table", "chosen", "chosen_window_keyframes")}, indent=1))
         return
     strengths = a.strengths or [pipe.inbetween_strength]
     t0 = time.time()
@@ -402,7 +419,7 @@ def main():
     if unknown:
         raise SystemExit(f"not in VIDEO_PROMPTS: {unknown}")
     res = report(pipe, E.REPORT_SEEDS[:a.seeds], strengths, a.until, dict(STEPS), a.fps, a.sheet or None, a.prompts,
-                 os.path.join(a.checkpoints, a.tag + ".jsonl"))
+                 os.path.join(a.checkpoints, a.tag + ".jsonl"), windows)
     res["minutes"] = round((time.time() - t0) / 60, 1)
     with open(os.path.join(a.checkpoints, a.tag + ".json"), "w") as f:
         json.dump(res, f, indent=1)

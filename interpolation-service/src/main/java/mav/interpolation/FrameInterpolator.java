@@ -27,7 +27,9 @@ import mav.common.tensor.Tensors;
  * this network draws the in-between frames as blobs, however well it keeps the keyframes' colour.
  *
  * <p>The network is conditioned on the image embedding, on the fps of the interpolated clip (keyframe fps × skip)
- * and on the skip; it runs unguided, since the known frames already pin content and colour.
+ * and on the skip; it runs unguided, since the known frames already pin content and colour. It sees the clip in
+ * windows of the manifest's {@code window_keyframes} keyframes (the clip length it was trained on; absent or 0: the
+ * whole clip), all windows in one batched call per step ({@link ClipWindows}).
  */
 @ApplicationScoped
 public class FrameInterpolator extends DiffusionStage {
@@ -35,6 +37,7 @@ public class FrameInterpolator extends DiffusionStage {
     private int frameSkip;
     private int embedDim;
     private double strength;
+    private int windowKeyframes;
 
     @Override
     public StageName name() {
@@ -49,6 +52,12 @@ public class FrameInterpolator extends DiffusionStage {
         interpolator.manifest().requireScheduler();
         // absent in manifests older than the parameter: 1, sampling from pure noise as those models were shipped
         strength = interpolator.manifest().doubleParameter("inbetween_strength", 1.0);
+        double window = interpolator.manifest().doubleParameter("window_keyframes", 0);
+        if (window != Math.rint(window) || window < 0 || window == 1) {
+            throw new ModelLoadException("manifest of interpolator: window_keyframes must be 0 (the whole clip) or an"
+                    + " integer ≥ 2, got " + window);
+        }
+        windowKeyframes = (int) window;
         if (!(strength > 0 && strength <= 1)) {
             throw new ModelLoadException("manifest of interpolator: inbetween_strength must be in (0, 1], got "
                     + strength);
@@ -105,20 +114,25 @@ public class FrameInterpolator extends DiffusionStage {
             }
             Arrays.fill(mask, at * plane, (at + 1) * plane, 1f);
         }
-        Tensor maskedT = new Tensor(shape, masked);
-        Tensor maskT = new Tensor(new long[] {1, 1, f, h, w}, mask);
-        Tensor fps = new Tensor(new long[] {1}, new float[] {request.fps() * (float) frameSkip});
-        Tensor skip = new Tensor(new long[] {1}, new float[] {frameSkip});
-
-        // 3. denoise, from the keyframes' blend noised part-way down the chain (or from pure noise at strength 1)
-        Denoiser denoiser = (x, t) -> interpolator.run(new OnnxModel.Inputs()
-                .put("sample", new Tensor(shape, x))
-                .putLong("timestep", new long[] {1}, new long[] {t})
-                .put("image_embed", embed)
-                .put("fps", fps)
-                .put("masked_frames", maskedT)
-                .put("mask", maskT)
-                .put("frame_skip", skip)).get("noise_pred").data();
+        // 3. denoise, from the keyframes' blend noised part-way down the chain (or from pure noise at strength 1),
+        // every window of the clip in one call
+        ClipWindows windows = new ClipWindows(k, windowKeyframes, frameSkip);
+        int n = windows.count();
+        long[] batchShape = {n, 3, windows.span(), h, w};
+        OnnxModel.Inputs inputs = new OnnxModel.Inputs()
+                .put("image_embed", new Tensor(new long[] {n, embedDim}, Tensors.repeat(embed.data(), n)))
+                .put("fps", new Tensor(new long[] {n}, Tensors.filled(n, request.fps() * (float) frameSkip)))
+                .put("frame_skip", new Tensor(new long[] {n}, Tensors.filled(n, (float) frameSkip)))
+                .put("masked_frames", new Tensor(batchShape, windows.gather(masked, 3, plane)))
+                .put("mask", new Tensor(new long[] {n, 1, windows.span(), h, w}, windows.gather(mask, 1, plane)));
+        long[] timesteps = new long[n];
+        Denoiser denoiser = (x, t) -> {
+            Arrays.fill(timesteps, t);
+            // the same inputs each step, but for the sample and its timestep
+            return windows.scatter(interpolator.run(inputs
+                    .put("sample", new Tensor(batchShape, windows.gather(x, 3, plane)))
+                    .putLong("timestep", new long[] {n}, timesteps)).get("noise_pred").data(), 3, plane);
+        };
         float[] noise = initialNoise(request, shape);
         float[] clip = strength >= 1 || k < 2
                 ? denoise(interpolator, request, noise, denoiser, context)
