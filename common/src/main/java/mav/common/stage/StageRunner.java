@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
 import jakarta.annotation.Priority;
 import io.quarkus.runtime.StartupEvent;
+import io.smallrye.common.annotation.Identifier;
 import io.smallrye.reactive.messaging.kafka.KafkaClientService;
 import io.smallrye.reactive.messaging.kafka.KafkaConsumer;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -86,6 +87,7 @@ public class StageRunner {
     @Inject
     KafkaClientService kafka;
     @Inject
+    @Identifier(PartitionOwnership.NAME)
     PartitionOwnership ownership;
 
     private BlobStore store;
