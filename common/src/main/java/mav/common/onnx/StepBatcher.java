@@ -11,10 +11,11 @@ import mav.common.tensor.Tensor;
 /**
  * Continuous batching across jobs: the denoising loops of the jobs a stage has in flight (each on its own worker
  * thread) share one model call per step. A loop {@link #join() joins} before its first step and leaves after its last
- * (or when it throws, e.g. a cancelled job), so jobs enter and leave at any step boundary. Each call of a member waits
- * until every member not already inside a call has asked too, {@code maxBatch} jobs have asked, or {@code wait} has
- * passed; the one whose deadline comes first runs the call for all, the items concatenated along the batch axis (each
- * with its own timestep), and hands each job its rows of the outputs. Only calls whose inputs agree on every axis but
+ * (or when it throws, e.g. a cancelled job), so jobs enter and leave at any step boundary. A member's call waits
+ * until every member has asked too or {@code maxBatch} jobs have; while a call of other members runs it waits for
+ * that call to end (they ask again right after it, so the jobs fall into step), otherwise at most {@code wait}. The
+ * one whose condition comes first runs the call for all, the items concatenated along the batch axis (each with its
+ * own timestep), and hands each job its rows of the outputs. Only calls whose inputs agree on every axis but
  * the first share a call. Threads that have not joined (warm-up, a text encoder outside a loop) call the model
  * directly.
  *
@@ -30,6 +31,7 @@ public final class StepBatcher {
     private final List<Request> pending = new ArrayList<>();
     private int members;
     private int inCall;
+    private long lastCallEnd = System.nanoTime();
     private long calls;
     private long items;
 
@@ -100,7 +102,7 @@ public final class StepBatcher {
         synchronized (this) {
             pending.add(mine);
             notifyAll();
-            long deadline = System.nanoTime() + waitNanos;
+            long arrived = System.nanoTime();
             while (true) {
                 if (mine.done) {
                     return outcome(mine);
@@ -110,8 +112,13 @@ public final class StepBatcher {
                     continue;
                 }
                 List<Request> same = compatible(mine);
-                long left = deadline - System.nanoTime();
-                if (same.size() >= maxBatch || pending.size() + inCall >= members || left <= 0) {
+                boolean ready = same.size() >= maxBatch || pending.size() >= members;
+                long left = 0;
+                if (!ready && inCall == 0) {
+                    left = Math.max(arrived, lastCallEnd) + waitNanos - System.nanoTime();
+                    ready = left <= 0;
+                }
+                if (ready) {
                     batch = same;
                     for (Request r : batch) {
                         r.taken = true;
@@ -120,7 +127,8 @@ public final class StepBatcher {
                     inCall += batch.size();
                     break;
                 }
-                await(left, mine);
+                // members in a call come back at its end: wait for it, then at most the wait for the rest
+                await(inCall > 0 ? 0 : left, mine);
             }
         }
         Map<String, Tensor>[] outs = null;
@@ -138,6 +146,7 @@ public final class StepBatcher {
                 r.done = true;
             }
             inCall -= batch.size();
+            lastCallEnd = System.nanoTime();
             calls++;
             items += batch.size();
             notifyAll();
