@@ -43,7 +43,7 @@ public class BatchBench {
         for (String name : names) {
             Path dir = models.resolve(name).resolve("1");
             int calls = maxCalls > 0 ? Math.min(maxCalls, calls(dir)) : calls(dir);
-            OrtSettings base = new OrtSettings(ExecutionProvider.CPU, false, threads, true);
+            OrtSettings base = new OrtSettings(ExecutionProvider.CPU, false, threads, true, false, 1, 0); // services' default
             for (int k : JOBS) {
                 double off;
                 double on;

@@ -49,9 +49,12 @@ final class Compare {
                 "/usr/bin/python3"), "-m", "mav_training.time_models", plan.toString(), "--threads",
                 String.valueOf(threads)).directory(layout.root().resolve("training").toFile()), threads, out);
         out.println("mav: ONNX Runtime in a bare JVM (training/tools/ort_check.sh plan) ...");
-        Map<String, Double> ort = times(new ProcessBuilder("sh",
-                layout.root().resolve("training/tools/ort_check.sh").toString(), "plan", plan.toString(),
-                models.toString(), String.valueOf(threads)), threads, out);
+        ProcessBuilder ortCheck = new ProcessBuilder("sh", layout.root().resolve("training/tools/ort_check.sh").toString(),
+                "plan", plan.toString(), models.toString(), String.valueOf(threads));
+        // the services' session options: no spinning unless MAV_ORT_SPINNING=true
+        ortCheck.environment().put("ORT_ALLOW_SPINNING",
+                "true".equalsIgnoreCase(System.getenv("MAV_ORT_SPINNING")) ? "1" : "0");
+        Map<String, Double> ort = times(ortCheck, threads, out);
 
         out.println("mav: the same job through the services: \"" + PROMPT + "\" --seed " + SEED + " --fps "
                 + ModelPlan.FPS);

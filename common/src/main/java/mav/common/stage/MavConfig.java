@@ -104,8 +104,12 @@ public interface MavConfig {
         @WithDefault("true")
         boolean warmUp();
 
-        /** Whether idle intra-op threads spin (ONNX Runtime's default) or sleep at once. */
-        @WithDefault("true")
+        /**
+         * Whether idle intra-op threads spin (ONNX Runtime's default) or sleep at once. Off: on shared cores (the local
+         * stack's five services, a pod's CPU quota) spinning threads burn the time the working ones need
+         * (docs/performance.md).
+         */
+        @WithDefault("false")
         boolean spinning();
     }
 }
