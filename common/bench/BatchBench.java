@@ -35,7 +35,7 @@ public class BatchBench {
     public static void main(String[] args) throws Exception {
         Path models = Path.of(args[0]);
         int threads = args.length > 1 ? Integer.parseInt(args[1]) : 0;
-        long waitMs = args.length > 2 ? Long.parseLong(args[2]) : 50;
+        long waitMs = args.length > 2 ? Long.parseLong(args[2]) : 1000;
         int maxCalls = args.length > 3 ? Integer.parseInt(args[3]) : 0;
         List<String> names = args.length > 4 ? List.of(args).subList(4, args.length) : List.of("decoder", "interpolator");
         System.out.printf(Locale.ROOT, "%-13s %4s %6s %11s %11s %11s %11s %10s %9s%n", "model", "jobs", "calls",

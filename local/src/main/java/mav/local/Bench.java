@@ -91,7 +91,7 @@ final class Bench {
         Path models = a.has("models") ? Path.of(a.get("models")).toAbsolutePath().normalize() : layout.defaultModels();
         List<String> cmd = new ArrayList<>(List.of("sh", layout.root().resolve("common/bench/batch_bench.sh").toString(),
                 models.toString(), String.valueOf(a.intValue("ort-threads", 0)),
-                String.valueOf(a.intValue("batch-wait-ms", 50)), String.valueOf(a.intValue("max-calls", 10))));
+                String.valueOf(a.intValue("batch-wait-ms", 1000)), String.valueOf(a.intValue("max-calls", 10))));
         for (String s : a.get("stages", "decoder,interpolation").split(",")) {
             Stage stage = Stage.parse(s.trim());
             if (!MODEL_OF.containsKey(stage)) {

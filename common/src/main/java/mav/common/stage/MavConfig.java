@@ -54,7 +54,7 @@ public interface MavConfig {
     int maxBatch();
 
     /** How long a job's step waits for the other jobs in flight to reach theirs before the call runs without them. */
-    @WithDefault("50")
+    @WithDefault("1000")
     long batchWaitMs();
 
     S3 s3();
