@@ -8,9 +8,12 @@ import java.util.*;
 
 /**
  * Runs ONNX Runtime (Java, CPU) on the parity fixtures written by mav_training.export and prints the max abs error
- * per model; with --time also times full-size calls. Run with training/tools/ort_check.sh.
+ * per model; with time, times one full-size call per model; with plan, times each stage's calls of a plan written by
+ * {@code ./mav bench --compare} (mav.local.ModelPlan; the same plan mav_training.time_models times in PyTorch) and
+ * prints one JSON line per entry. Run with training/tools/ort_check.sh.
  *   java OrtCheck.java parity FIXTURES_PARITY_DIR MODELS_ROOT
- *   java OrtCheck.java time MODELS_ROOT
+ *   java OrtCheck.java time MODELS_ROOT [THREADS]
+ *   java OrtCheck.java plan PLAN_JSON MODELS_ROOT [THREADS]
  */
 public class OrtCheck {
     static final ObjectMapper M = new ObjectMapper();
@@ -74,6 +77,8 @@ public class OrtCheck {
                     }
                 }
             }
+        } else if (args[0].equals("plan")) {
+            plan(env, opts, Paths.get(args[1]), Paths.get(args[2]), args.length > 3 ? Integer.parseInt(args[3]) : 2);
         } else {
             Path models = Paths.get(args[1]);
             int threads = args.length > 2 ? Integer.parseInt(args[2]) : 2;
@@ -113,6 +118,55 @@ public class OrtCheck {
             s.run(in).close();
             System.out.printf("%-13s one call %s: %.0f ms%n", name, Arrays.toString(shapes.get("sample")),
                     (System.nanoTime() - t0) / 1e6);
+        }
+    }
+
+    /**
+     * One warm-up call (as a service's), then {@code timed} of the entry's calls timed (all of them without it) and
+     * scaled to its count, on inputs made once: the bare runtime.
+     */
+    static void plan(OrtEnvironment env, OrtSession.SessionOptions opts, Path plan, Path models, int threads)
+            throws Exception {
+        opts.setIntraOpNumThreads(threads);
+        opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT); // as OnnxModel does
+        if ("0".equals(System.getenv("ORT_ALLOW_SPINNING"))) {
+            opts.addConfigEntry("session.intra_op.allow_spinning", "0"); // as MAV_ORT_SPINNING=false
+        }
+        Random rnd = new Random(0);
+        for (JsonNode entry : M.readTree(plan.toFile()).get("stages")) {
+            String model = entry.get("model").asText();
+            int calls = entry.get("calls").asInt();
+            try (OrtSession s = env.createSession(models.resolve(model).resolve("1/model.onnx").toString(), opts)) {
+                Map<String, OnnxTensor> in = new LinkedHashMap<>();
+                for (JsonNode spec : entry.get("inputs")) {
+                    long[] sh = M.convertValue(spec.get("shape"), long[].class);
+                    int n = (int) Arrays.stream(sh).reduce(1, (a, b) -> a * b);
+                    JsonNode fill = spec.get("fill");
+                    if (spec.get("dtype").asText().equals("int64")) {
+                        long[] v = new long[n];
+                        Arrays.fill(v, fill.asLong());
+                        in.put(spec.get("name").asText(), OnnxTensor.createTensor(env, LongBuffer.wrap(v), sh));
+                    } else {
+                        float[] v = new float[n];
+                        for (int i = 0; i < n; i++) {
+                            v[i] = fill.isTextual() ? (float) rnd.nextGaussian() * 0.5f : (float) fill.asDouble();
+                        }
+                        in.put(spec.get("name").asText(), OnnxTensor.createTensor(env, FloatBuffer.wrap(v), sh));
+                    }
+                }
+                s.run(in).close();
+                int timed = entry.has("timed") ? entry.get("timed").asInt() : calls;
+                long t0 = System.nanoTime();
+                for (int i = 0; i < timed; i++) {
+                    s.run(in).close();
+                }
+                // every call has the same shapes: the timed ones scaled to the stage's count
+                double seconds = (System.nanoTime() - t0) / 1e9 * calls / timed;
+                System.out.printf(Locale.ROOT, "{\"stage\": \"%s\", \"model\": \"%s\", \"calls\": %d, \"timed\": %d,"
+                        + " \"seconds\": %.3f}%n", entry.get("stage").asText(), model, calls, timed, seconds);
+                System.err.printf(Locale.ROOT, "ort %s: %d calls %.2f s%n", model, calls, seconds);
+                in.values().forEach(OnnxTensor::close);
+            }
         }
     }
 

@@ -10,7 +10,7 @@ import java.util.Set;
 final class Args {
     /** Options that take no value. */
     private static final Set<String> FLAGS = Set.of("once", "no-services", "foreground", "purge", "plain", "help",
-            "no-download", "no-wait");
+            "no-download", "no-wait", "compare", "batching");
 
     final List<String> positional = new ArrayList<>();
     private final Map<String, String> options = new LinkedHashMap<>();

@@ -1,6 +1,7 @@
 package mav.local;
 
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -80,24 +81,67 @@ final class Bench {
         }
     }
 
+    /**
+     * {@code ./mav bench --batching}: common/bench/batch_bench.sh, in a JVM of its own (this one has no ONNX Runtime):
+     * each stage's sampling loop for 1, 2 and 4 jobs in flight, continuous batching off and on, one table; each job
+     * makes at most {@code --max-calls} (10) model calls, as many as its stage makes per job when that is fewer.
+     */
+    static int batching(Args a, Layout layout, PrintStream out) {
+        a.allowOnly(Set.of("batching", "stages", "models", "ort-threads", "batch-wait-ms", "max-calls", "state-dir"));
+        Path models = a.has("models") ? Path.of(a.get("models")).toAbsolutePath().normalize() : layout.defaultModels();
+        List<String> cmd = new ArrayList<>(List.of("sh", layout.root().resolve("common/bench/batch_bench.sh").toString(),
+                models.toString(), String.valueOf(a.intValue("ort-threads", 0)),
+                String.valueOf(a.intValue("batch-wait-ms", 1000)), String.valueOf(a.intValue("max-calls", 10))));
+        for (String s : a.get("stages", "decoder,interpolation").split(",")) {
+            Stage stage = Stage.parse(s.trim());
+            if (!MODEL_OF.containsKey(stage)) {
+                throw new Args.UsageException("--stages: " + stage.id() + " samples embeddings, not frames; the batching"
+                        + " bench takes decoder, interpolation, sr-low and sr-high");
+            }
+            cmd.add(MODEL_OF.get(stage));
+        }
+        out.println("mav: " + String.join(" ", cmd));
+        try {
+            return new ProcessBuilder(cmd).inheritIO().start().waitFor();
+        } catch (java.io.IOException e) {
+            throw new StackException("cannot run " + cmd.get(1) + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 1;
+        }
+    }
+
+    /** The denoiser each stage samples with. */
+    private static final Map<Stage, String> MODEL_OF = Map.of(Stage.DECODER, "decoder", Stage.INTERPOLATION,
+            "interpolator", Stage.SR_LOW, "sr_low", Stage.SR_HIGH, "sr_high");
+
     static Map<String, JobRecord> runJobs(Args a, Endpoints endpoints, int n, PrintStream out) {
-        Map<String, JobRecord> jobs = new LinkedHashMap<>();
         String run = Mav.newJobId().replace("job-", "bench-");
         Map<String, Integer> steps = Mav.steps(a.get("steps"));
+        List<PromptRequest> requests = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Long seed = a.longValue("seed");
+            requests.add(new PromptRequest(run + "-" + i, a.get("prompt", PROMPTS[i % PROMPTS.length]), null,
+                    seed == null ? null : seed + i, a.has("fps") ? a.intValue("fps", 8) : null, null, steps).validate());
+        }
+        return runJobs(requests, endpoints, Duration.ofSeconds(a.intValue("timeout", 3600)), out);
+    }
+
+    /** Submits the requests at once and follows them until each has its video or failed, or the timeout. */
+    static Map<String, JobRecord> runJobs(List<PromptRequest> requests, Endpoints endpoints, Duration timeout,
+            PrintStream out) {
+        Map<String, JobRecord> jobs = new LinkedHashMap<>();
+        int n = requests.size();
         try (StatusWatcher watcher = new StatusWatcher(endpoints); JobSubmitter submitter = new JobSubmitter(endpoints)) {
-            for (int i = 0; i < n; i++) {
-                String id = run + "-" + i;
-                String prompt = a.get("prompt", PROMPTS[i % PROMPTS.length]);
-                Long seed = a.longValue("seed");
-                PromptRequest r = new PromptRequest(id, prompt, null, seed == null ? null : seed + i,
-                        a.has("fps") ? a.intValue("fps", 8) : null, null, steps).validate();
-                JobRecord rec = new JobRecord(id);
+            for (PromptRequest r : requests) {
+                JobRecord rec = new JobRecord(r.jobId());
                 rec.queued = Instant.now();
-                jobs.put(id, rec);
+                jobs.put(r.jobId(), rec);
                 submitter.submit(r);
             }
-            out.println("mav: submitted " + n + " jobs (" + run + "-*), waiting");
-            long deadline = System.nanoTime() + Duration.ofSeconds(a.intValue("timeout", 3600)).toNanos();
+            out.println("mav: submitted " + n + " jobs (" + requests.get(0).jobId() + (n > 1 ? " ..." : "")
+                    + "), waiting");
+            long deadline = System.nanoTime() + timeout.toNanos();
             int[] finished = {0};
             StatusWatcher.Listener l = new StatusWatcher.Listener() {
                 @Override

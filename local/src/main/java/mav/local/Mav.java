@@ -40,6 +40,11 @@ public final class Mav {
               top [--once]       per stage: jobs/min, p50/p95 latency, in flight, failed, consumer lag
               bench --jobs N [--replicas stage=k,...] [--steps ...]
                                  N jobs through the stack: throughput, latency, time outside inference
+              bench --compare [--threads 2] [--timed-calls N]
+                                 each stage's model time for the default job: PyTorch, bare ONNX Runtime,
+                                 the running service, in one run
+              bench --batching [--stages decoder,interpolation] [--max-calls 10] [--batch-wait-ms MS]
+                                 stage throughput at 1, 2 and 4 jobs in flight, batching off and on
               chaos [--jobs N] [--bad N] [--outage-seconds S]
                                  fault injection on a stack of its own (free ports, state in .mav/chaos,
                                  decoder and sr-low with 2 replicas, testing/models unless --models):
@@ -106,7 +111,8 @@ public final class Mav {
             case "up" -> up(a, layout);
             case "down" -> down(a, layout);
             case "top" -> Top.run(a, layout, out);
-            case "bench" -> Bench.run(a, layout, out);
+            case "bench" -> a.flag("compare") ? Compare.run(a, layout, out)
+                    : a.flag("batching") ? Bench.batching(a, layout, out) : Bench.run(a, layout, out);
             case "chaos" -> chaos(a, layout);
             default -> throw new Args.UsageException("unknown command '" + cmd + "'");
         };

@@ -6,7 +6,9 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import javax.imageio.ImageIO;
 import mav.common.event.EventCodec;
@@ -26,7 +28,8 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 /**
  * SR_h: per-frame super-resolution from 256×256 to 768×768, without temporal layers (memory), every frame starting
  * from the SAME initial noise so that the detail it hallucinates stays put from frame to frame. Frames are
- * upsampled in small batches and streamed into the MP4 encoder; the stage writes the video, a poster frame and a
+ * upsampled in small batches, kept as 8-bit RGB (76 frames at 768²: 134 MB) and encoded once the model is done, so
+ * that the encoder never runs beside the model on the same cores; the stage writes the video, a poster frame and a
  * metadata file.
  */
 @ApplicationScoped
@@ -79,39 +82,39 @@ public class FrameUpsampler extends DiffusionStage {
         float[] frameNoise = initialNoise(request, 3, height, width);
         int batches = (f + batchFrames - 1) / batchFrames;
 
-        // 3. denoise batch by batch, streaming frames into the encoder
+        // 3. denoise batch by batch, then encode: the encoder's threads would compete with the model's for the cores
+        List<byte[]> rgbFrames = new ArrayList<>(f);
+        for (int b = 0; b < batches; b++) {
+            int first = b * batchFrames;
+            int n = Math.min(batchFrames, f - first);
+            float[] low = new float[n * 3 * lowPlane];
+            for (int i = 0; i < n; i++) {
+                for (int c = 0; c < 3; c++) {
+                    System.arraycopy(clip.data(), (c * f + first + i) * lowPlane, low, (i * 3 + c) * lowPlane,
+                            lowPlane);
+                }
+            }
+            Tensor lowT = new Tensor(new long[] {n, 3, clip.dim(3), clip.dim(4)}, low);
+            long[] shape = {n, 3, height, width};
+            int done = b * steps;
+            float[] frames = denoise(upsampler, request, Tensors.repeat(frameNoise, n), (x, t) ->
+                    upsampler.run(new OnnxModel.Inputs()
+                            .put("sample", new Tensor(shape, x))
+                            .putLong("timestep", new long[] {n}, Tensors.filled(n, t))
+                            .put("low_res", lowT)).get("noise_pred").data(),
+                    context, (s, total) -> context.progress(done + s, batches * steps));
+            for (int i = 0; i < n; i++) {
+                rgbFrames.add(toRgb(frames, i * framePixels));
+            }
+        }
+        byte[] poster = png(rgbFrames.get(0));
         Path mp4 = Files.createTempFile("mav-" + jobId + "-", ".mp4");
-        byte[] poster = null;
         byte[] video;
         // the encoder deletes the file when it closes; this covers an encoder that failed to start
         try (TempFile ignored = new TempFile(mp4);
                 Mp4Encoder encoder = new Mp4Encoder(ffmpeg, width, height, fps, mp4)) {
-            for (int b = 0; b < batches; b++) {
-                int first = b * batchFrames;
-                int n = Math.min(batchFrames, f - first);
-                float[] low = new float[n * 3 * lowPlane];
-                for (int i = 0; i < n; i++) {
-                    for (int c = 0; c < 3; c++) {
-                        System.arraycopy(clip.data(), (c * f + first + i) * lowPlane, low, (i * 3 + c) * lowPlane,
-                                lowPlane);
-                    }
-                }
-                Tensor lowT = new Tensor(new long[] {n, 3, clip.dim(3), clip.dim(4)}, low);
-                long[] shape = {n, 3, height, width};
-                int done = b * steps;
-                float[] frames = denoise(upsampler, request, Tensors.repeat(frameNoise, n), (x, t) ->
-                        upsampler.run(new OnnxModel.Inputs()
-                                .put("sample", new Tensor(shape, x))
-                                .putLong("timestep", new long[] {n}, Tensors.filled(n, t))
-                                .put("low_res", lowT)).get("noise_pred").data(),
-                        context, (s, total) -> context.progress(done + s, batches * steps));
-                for (int i = 0; i < n; i++) {
-                    byte[] rgb = toRgb(frames, i * framePixels);
-                    encoder.write(rgb);
-                    if (poster == null) {
-                        poster = png(rgb);
-                    }
-                }
+            for (byte[] rgb : rgbFrames) {
+                encoder.write(rgb);
             }
             video = encoder.finish();
         }

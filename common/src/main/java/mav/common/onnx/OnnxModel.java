@@ -8,6 +8,8 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.nio.file.Path;
@@ -17,6 +19,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Logger;
 import mav.common.tensor.Tensor;
 
@@ -31,12 +34,21 @@ public final class OnnxModel implements AutoCloseable {
     private final ModelManifest manifest;
     private final Path dir;
     private final ExecutionProvider provider;
+    /** Null unless several jobs may share a call (max batch > 1). */
+    private final StepBatcher batcher;
+    /** Per worker thread, direct buffers reused from call to call, by input or output name: no per-step allocation. */
+    private final ThreadLocal<Map<String, FloatBuffer>> buffers = ThreadLocal.withInitial(HashMap::new);
+    /** Output shapes seen per input shapes, so that later calls can write their outputs into reused buffers. */
+    private final Map<String, Map<String, long[]>> outputShapes = new ConcurrentHashMap<>();
 
-    private OnnxModel(OrtSession session, ModelManifest manifest, Path dir, ExecutionProvider provider) {
+    private OnnxModel(OrtSession session, ModelManifest manifest, Path dir, ExecutionProvider provider,
+            OrtSettings settings) {
         this.session = session;
         this.manifest = manifest;
         this.dir = dir;
         this.provider = provider;
+        this.batcher = settings.maxBatch() > 1 ? new StepBatcher(this, settings.maxBatch(), settings.batchWaitMillis())
+                : null;
     }
 
     /**
@@ -68,7 +80,7 @@ public final class OnnxModel implements AutoCloseable {
                 throw new ModelLoadException("cannot load " + file + " on CPU: " + e2.getMessage(), e2);
             }
         }
-        OnnxModel model = new OnnxModel(session, manifest, dir, used);
+        OnnxModel model = new OnnxModel(session, manifest, dir, used, settings);
         try {
             model.checkContract();
             if (settings.warmUp()) {
@@ -87,6 +99,10 @@ public final class OnnxModel implements AutoCloseable {
         o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
         if (settings.intraOpThreads() > 0) {
             o.setIntraOpNumThreads(settings.intraOpThreads());
+        }
+        if (!settings.spinning()) {
+            // idle intra-op threads sleep instead of spinning: the cores are shared with other services and ffmpeg
+            o.addConfigEntry("session.intra_op.allow_spinning", "0");
         }
         switch (provider) {
             case CUDA -> o.addCUDA(0);
@@ -195,8 +211,8 @@ public final class OnnxModel implements AutoCloseable {
 
     /** Inputs of one call: float tensors and int64 vectors by name. */
     public static final class Inputs {
-        private final Map<String, Tensor> floats = new LinkedHashMap<>();
-        private final Map<String, long[][]> longs = new LinkedHashMap<>();
+        final Map<String, Tensor> floats = new LinkedHashMap<>();
+        final Map<String, long[][]> longs = new LinkedHashMap<>();
 
         public Inputs put(String name, Tensor t) {
             floats.put(name, t);
@@ -213,15 +229,65 @@ public final class OnnxModel implements AutoCloseable {
             Tensor t = floats.get(name);
             return t != null ? t.shape() : longs.get(name)[0];
         }
+
+        /** Every input's name and shape: calls with the same signature have outputs of the same shapes. */
+        String signature() {
+            StringBuilder sb = new StringBuilder();
+            floats.forEach((n, t) -> sb.append(n).append(Arrays.toString(t.shape())));
+            longs.forEach((n, l) -> sb.append(n).append(Arrays.toString(l[0])));
+            return sb.toString();
+        }
+
+        /** The signature without the batch axis: calls that agree on it can be concatenated along axis 0. */
+        String batchKey() {
+            StringBuilder sb = new StringBuilder();
+            floats.forEach((n, t) -> sb.append(n).append(Arrays.toString(Arrays.copyOfRange(t.shape(), 1,
+                    t.shape().length))));
+            longs.forEach((n, l) -> sb.append(n).append(Arrays.toString(Arrays.copyOfRange(l[0], 1, l[0].length))));
+            return sb.toString();
+        }
+
+        /** Batch items (axis 0) of the call; every input of these models has the same. */
+        int rows() {
+            long[] first = floats.isEmpty() ? longs.values().iterator().next()[0]
+                    : floats.values().iterator().next().shape();
+            return (int) first[0];
+        }
     }
 
-    /** Runs the model and returns every output as a float tensor. */
+    /**
+     * The calling thread's sampling loop joins this model's batch of jobs in flight, until the membership is closed
+     * (a no-op without batching). See {@link StepBatcher}.
+     */
+    public StepBatcher.Membership joinBatch() {
+        return batcher == null ? () -> { } : batcher.join();
+    }
+
+    /** Null without batching. */
+    public StepBatcher batcher() {
+        return batcher;
+    }
+
+    /** Runs the model and returns every output as a float tensor; in a batch of jobs when the caller joined one. */
     public Map<String, Tensor> run(Inputs inputs) throws OrtException {
+        return batcher == null ? runDirect(inputs) : batcher.run(inputs);
+    }
+
+    /**
+     * One session call. Float inputs are copied into direct buffers this thread reuses (ONNX Runtime would copy a
+     * heap array into a fresh direct buffer on every call), and once the output shapes for these input shapes are
+     * known the outputs are written into reused buffers too (pinned outputs), so a step allocates only its results.
+     */
+    Map<String, Tensor> runDirect(Inputs inputs) throws OrtException {
         Map<String, OnnxTensor> feed = new HashMap<>();
+        Map<String, OnnxTensor> pinned = new LinkedHashMap<>();
         List<OnnxTensor> owned = new ArrayList<>();
+        Map<String, FloatBuffer> mine = buffers.get();
         try {
             for (var e : inputs.floats.entrySet()) {
-                OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(e.getValue().data()), e.getValue().shape());
+                FloatBuffer b = buffer(mine, "in:" + e.getKey(), e.getValue().data().length);
+                b.put(e.getValue().data()).rewind();
+                OnnxTensor t = OnnxTensor.createTensor(env, b, e.getValue().shape());
                 owned.add(t);
                 feed.put(e.getKey(), t);
             }
@@ -230,20 +296,55 @@ public final class OnnxModel implements AutoCloseable {
                 owned.add(t);
                 feed.put(e.getKey(), t);
             }
+            String signature = inputs.signature();
+            Map<String, long[]> shapes = outputShapes.get(signature);
+            if (shapes != null) {
+                for (var e : shapes.entrySet()) {
+                    FloatBuffer b = buffer(mine, "out:" + e.getKey(), Math.toIntExact(Tensor.elementCount(e.getValue())));
+                    OnnxTensor t = OnnxTensor.createTensor(env, b, e.getValue());
+                    owned.add(t);
+                    pinned.put(e.getKey(), t);
+                }
+            }
             Map<String, Tensor> out = new LinkedHashMap<>();
-            try (OrtSession.Result result = session.run(feed)) {
+            try (OrtSession.Result result = pinned.isEmpty() ? session.run(feed) : session.run(feed, pinned)) {
+                if (!pinned.isEmpty()) {
+                    for (var e : shapes.entrySet()) {
+                        FloatBuffer b = mine.get("out:" + e.getKey());
+                        float[] data = new float[b.capacity()];
+                        b.rewind();
+                        b.get(data).rewind();
+                        out.put(e.getKey(), new Tensor(e.getValue().clone(), data));
+                    }
+                    return out;
+                }
+                Map<String, long[]> seen = new LinkedHashMap<>();
                 for (Map.Entry<String, OnnxValue> e : result) {
                     OnnxTensor t = (OnnxTensor) e.getValue();
                     FloatBuffer fb = t.getFloatBuffer();
                     float[] data = new float[fb.remaining()];
                     fb.get(data);
-                    out.put(e.getKey(), new Tensor(t.getInfo().getShape(), data));
+                    long[] shape = t.getInfo().getShape();
+                    out.put(e.getKey(), new Tensor(shape, data));
+                    seen.put(e.getKey(), shape.clone());
                 }
+                outputShapes.putIfAbsent(signature, seen);
             }
             return out;
         } finally {
             owned.forEach(OnnxTensor::close);
         }
+    }
+
+    /** This thread's direct buffer {@code key} of exactly {@code n} floats, made once and reused. */
+    private static FloatBuffer buffer(Map<String, FloatBuffer> mine, String key, int n) {
+        FloatBuffer b = mine.get(key);
+        if (b == null || b.capacity() != n) {
+            b = ByteBuffer.allocateDirect(n * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
+            mine.put(key, b);
+        }
+        b.clear();
+        return b;
     }
 
     @Override

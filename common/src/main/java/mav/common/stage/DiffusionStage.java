@@ -13,7 +13,9 @@ import mav.common.tensor.Tensor;
 /**
  * A stage whose models are diffusion denoisers: it owns its loaded models and samples with the scheduler each
  * model's manifest names, the step count the request asks for (or the manifest's default), and noise drawn from
- * the job's seed on a stream named after the stage.
+ * the job's seed on a stream named after the stage. Each sampling loop joins its model's batch of jobs in flight
+ * for its duration ({@link mav.common.onnx.StepBatcher}; nothing without {@code mav.max-batch}), and leaves it however
+ * it ends, a cancelled job's exception included.
  */
 public abstract class DiffusionStage implements PipelineStage {
     protected final StageModels models = new StageModels();
@@ -44,8 +46,12 @@ public abstract class DiffusionStage implements PipelineStage {
             StageContext context, DenoisingLoop.StepListener progress) throws Exception {
         int steps = steps(model, request);
         context.recordSteps(steps);
-        return context.infer(() -> DenoisingLoop.run(DdimScheduler.of(model.manifest().requireScheduler()),
-                steps, initialNoise, denoiser, stepNoise(request), progress));
+        return context.infer(() -> {
+            try (var batch = model.joinBatch()) {
+                return DenoisingLoop.run(DdimScheduler.of(model.manifest().requireScheduler()), steps, initialNoise,
+                        denoiser, stepNoise(request), progress);
+            }
+        });
     }
 
     /**
@@ -57,8 +63,12 @@ public abstract class DiffusionStage implements PipelineStage {
             float[] noise, Denoiser denoiser, StageContext context) throws Exception {
         int steps = steps(model, request);
         context.recordSteps(steps);
-        return context.infer(() -> DenoisingLoop.runFrom(DdimScheduler.of(model.manifest().requireScheduler()),
-                steps, strength, init, noise, denoiser, stepNoise(request), context::progress));
+        return context.infer(() -> {
+            try (var batch = model.joinBatch()) {
+                return DenoisingLoop.runFrom(DdimScheduler.of(model.manifest().requireScheduler()), steps, strength,
+                        init, noise, denoiser, stepNoise(request), context::progress);
+            }
+        });
     }
 
     private GaussianNoise stepNoise(PromptRequest request) {

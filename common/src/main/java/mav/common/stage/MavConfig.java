@@ -46,6 +46,17 @@ public interface MavConfig {
     @WithDefault("262144")
     int maxRecordBytes();
 
+    /**
+     * Continuous batching: at most this many of the jobs in flight ({@code mav.workers}) share one model call per
+     * denoising step; 1 = every job calls alone.
+     */
+    @WithDefault("1")
+    int maxBatch();
+
+    /** How long a job's step waits for the other jobs in flight to reach theirs before the call runs without them. */
+    @WithDefault("1000")
+    long batchWaitMs();
+
     S3 s3();
 
     Models models();
@@ -92,5 +103,13 @@ public interface MavConfig {
         /** One call on zero inputs of the working shapes before the service is ready (see OnnxModel#warmUp). */
         @WithDefault("true")
         boolean warmUp();
+
+        /**
+         * Whether idle intra-op threads spin (ONNX Runtime's default) or sleep at once. Off: on shared cores (the local
+         * stack's five services, a pod's CPU quota) spinning threads burn the time the working ones need
+         * (docs/performance.md).
+         */
+        @WithDefault("false")
+        boolean spinning();
     }
 }

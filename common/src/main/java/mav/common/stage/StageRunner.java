@@ -212,7 +212,8 @@ public class StageRunner {
 
     private void loadModels() {
         OrtSettings ort = new OrtSettings(ExecutionProvider.fromId(config.ort().provider()), config.ort().fallbackCpu(),
-                config.ort().threads(), config.ort().warmUp());
+                config.ort().threads(), config.ort().warmUp(), config.ort().spinning(), config.maxBatch(),
+                config.batchWaitMs());
         try {
             long t0 = System.nanoTime();
             stage.load(new ModelRepository(Path.of(config.models().dir())), config.models().version(), ort);
