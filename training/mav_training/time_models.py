@@ -15,8 +15,8 @@ import time
 
 import torch
 
-from .export import graph_for
-from .train import load_for_export
+from .graphs import graph_for
+from .checkpoints import load_for_export
 
 
 def make_input(spec, gen):
