@@ -85,13 +85,8 @@ public class JobPublisher {
 
     /** Marks a job deleted in the status stream, so that every replica, now or after a restart, forgets it. */
     public ProducerRecord<String, String> deleted(String jobId) {
-        RecordHeaders headers = new RecordHeaders();
-        headers.add(JobIndex.GATEWAY_EVENT_HEADER, bytes(JobIndex.DELETED));
-        ProducerRecord<String, String> r = new ProducerRecord<>(topic("status"), null, jobId,
-                EventCodec.toJson(StatusEvent.of(jobId, "gateway", StatusEvent.State.DONE,
-                        "deleted through the gateway: video and intermediates removed")), headers);
-        send(r);
-        return r;
+        return gatewayStatus(jobId, JobIndex.DELETED, StatusEvent.State.DONE,
+                "deleted through the gateway: video and intermediates removed");
     }
 
     /**
@@ -99,11 +94,16 @@ public class JobPublisher {
      * {@code cancelled} at once; the stage running it adds its own {@code cancelled} when it stops.
      */
     public ProducerRecord<String, String> cancelled(String jobId) {
+        return gatewayStatus(jobId, JobIndex.CANCELLED, StatusEvent.State.CANCELLED, "cancelled through the gateway");
+    }
+
+    /** Publishes the gateway's own status of a job, marked with {@code event} in a header, and waits for it. */
+    private ProducerRecord<String, String> gatewayStatus(String jobId, String event, StatusEvent.State state,
+            String message) {
         RecordHeaders headers = new RecordHeaders();
-        headers.add(JobIndex.GATEWAY_EVENT_HEADER, bytes(JobIndex.CANCELLED));
+        headers.add(JobIndex.GATEWAY_EVENT_HEADER, bytes(event));
         ProducerRecord<String, String> r = new ProducerRecord<>(topic("status"), null, jobId,
-                EventCodec.toJson(StatusEvent.of(jobId, "gateway", StatusEvent.State.CANCELLED,
-                        "cancelled through the gateway")), headers);
+                EventCodec.toJson(StatusEvent.of(jobId, "gateway", state, message)), headers);
         send(r);
         return r;
     }

@@ -7,7 +7,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -44,13 +43,7 @@ final class GatewayProcess {
                     + " --no-gateway");
         }
         ChildProcess.requireFree(port, "gateway-service HTTP (--gateway-port)");
-        Map<String, String> env = new LinkedHashMap<>();
-        env.put("KAFKA_BOOTSTRAP_SERVERS", e.kafka());
-        env.put("MAV_S3_ENDPOINT", e.s3());
-        env.put("MAV_S3_ACCESS_KEY", e.accessKey());
-        env.put("MAV_S3_SECRET_KEY", e.secretKey());
-        env.put("MAV_S3_BUCKET", e.bucket());
-        env.put("MAV_TOPIC_PREFIX", e.topicPrefix());
+        Map<String, String> env = e.serviceEnv();
         env.put("QUARKUS_HTTP_PORT", String.valueOf(port));
         List<String> jvm = new ArrayList<>(jvmOptions);
         jvm.add("-jar");

@@ -30,13 +30,7 @@ final class ServiceLauncher {
 
     Map<String, String> env() {
         Endpoints e = settings.endpoints();
-        Map<String, String> env = new LinkedHashMap<>();
-        env.put("KAFKA_BOOTSTRAP_SERVERS", e.kafka());
-        env.put("MAV_S3_ENDPOINT", e.s3());
-        env.put("MAV_S3_ACCESS_KEY", e.accessKey());
-        env.put("MAV_S3_SECRET_KEY", e.secretKey());
-        env.put("MAV_S3_BUCKET", e.bucket());
-        env.put("MAV_TOPIC_PREFIX", e.topicPrefix());
+        Map<String, String> env = e.serviceEnv();
         env.put("MAV_MODELS_DIR", settings.modelsDir().toString());
         env.put("MAV_WORKERS", String.valueOf(settings.workers()));
         env.put("MAV_ORT_THREADS", String.valueOf(settings.ortThreads()));
