@@ -13,7 +13,7 @@ from .graphs import restore_from_onnx
 from .layers import blend_temporal_convs
 from .prior import DiffusionPrior
 from .recipe import (COMMAND, DATA, E, EXPORTS, SAMPLING_FRAME_NOISE_CORRELATION, SEED, STAGES, STAGES_OF,
-                     TEMPORAL_CONV_BLEND, make_decoder, make_interpolator, make_sr_high, make_sr_low)
+                     TEMPORAL_CONV_BLEND, MOTION_TERM_BLEND, make_decoder, make_interpolator, make_sr_high, make_sr_low)
 
 MODELS_DIR = "../models"  # the model repository a stage falls back to when checkpoints/ lacks it (train --out)
 
@@ -114,16 +114,30 @@ def stage_record(root, stage):
     p = ckpt_path(root, stage)
     if not os.path.exists(p):
         try:
-            return exported_info(MODELS_DIR, EXPORTS[stage][0]).get(stage)
+            info = exported_info(MODELS_DIR, EXPORTS[stage][0]).get(stage)
         except (OSError, KeyError, ValueError):
             return None
+        if info and stage == "decoder_video":
+            info = {**info, **blends()}  # load_for_export moves an exported D^t to the recipe's blends
+        return info
     s = torch.load(p, map_location="cpu")
     info = {"steps": s["step"], "minutes": round(s["elapsed"] / 60, 1), "batch": s.get("batch"), "lr": s.get("lr"),
             "final_loss": s["losses"][-1][1] if s["losses"] else None, "devices": s.get("devices", ["cpu"]),
             "frame_noise_correlation": s.get("frame_noise_correlation", 0.0)}
     if stage == "decoder_video":
-        info["temporal_conv_blend"] = TEMPORAL_CONV_BLEND
+        info.update(blends())
     return info
+
+
+def blends():
+    return {"temporal_conv_blend": TEMPORAL_CONV_BLEND, "motion_term_blend": MOTION_TERM_BLEND}
+
+
+def exported_blends():
+    """The blends an exported D^t holds (motion terms as its kernels' before the two were recorded apart)."""
+    info = exported_info(MODELS_DIR, "decoder").get("decoder_video", {})
+    alpha = info.get("temporal_conv_blend", 1.0)
+    return alpha, info.get("motion_term_blend", alpha)
 
 
 def load_for_export(root, decoder_stage=None):
@@ -145,8 +159,12 @@ def load_for_export(root, decoder_stage=None):
         (st for st in ("decoder_video", "decoder") if os.path.exists(ckpt_path(root, st))),
         "decoder_video" if stage_record(root, "decoder_video") else "decoder")
     dec = trained(dec_stage, make_decoder())
-    if dec_stage == "decoder_video" and os.path.exists(ckpt_path(root, dec_stage)):
-        blend_temporal_convs(dec, TEMPORAL_CONV_BLEND)  # an exported D^t (no checkpoint) is blended already
+    if dec_stage == "decoder_video":
+        if os.path.exists(ckpt_path(root, dec_stage)):
+            blend_temporal_convs(dec, TEMPORAL_CONV_BLEND, MOTION_TERM_BLEND)
+        else:  # an exported D^t is blended already, maybe to other blends than the recipe's
+            alpha, motion_alpha = exported_blends()
+            blend_temporal_convs(dec, TEMPORAL_CONV_BLEND / alpha, MOTION_TERM_BLEND / motion_alpha)
     models = {"clip": clip, "prior": prior, "decoder": dec,
               "interpolator": trained("interpolator", make_interpolator()),
               "sr_low": trained("sr_low", make_sr_low()), "sr_high": trained("sr_high", make_sr_high())}

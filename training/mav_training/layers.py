@@ -71,12 +71,13 @@ class TemporalConv(nn.Module):
 
 
 @torch.no_grad()
-def blend_temporal_convs(model, alpha):
+def blend_temporal_convs(model, alpha, motion_alpha=None):
     """Move every TemporalConv of `model` from its trained kernel towards the identity it started from:
     W ← α·W + (1 − α)·dirac, b ← α·b (weight-space interpolation between the image model and the video fine-tune,
     as WiSE-FT does between a zero-shot and a fine-tuned model). The map is affine in the weights, so α' = 1/α
-    undoes it exactly. The motion term (D^t) is blended too, M ← α·M, as it also started at zero; blended, sampled
-    clips move about the world's distance instead of twice it (measured in docs/training-log.md)."""
+    undoes it exactly. The motion term (D^t) is blended too, M ← α_M·M (α_M = α unless given), as it also started at
+    zero: it sets how far sampled clips move, which the kernels' blend trades against shape (docs/training-log.md)."""
+    motion_alpha = alpha if motion_alpha is None else motion_alpha
     for m in model.modules():
         if isinstance(m, TemporalConv):
             ident = torch.zeros_like(m.conv.weight)
@@ -84,7 +85,7 @@ def blend_temporal_convs(model, alpha):
             m.conv.weight.copy_(alpha * m.conv.weight + (1 - alpha) * ident)
             m.conv.bias.mul_(alpha)
             if exists(m.motion):
-                m.motion.weight.mul_(alpha)
+                m.motion.weight.mul_(motion_alpha)
     return model
 
 

@@ -49,6 +49,8 @@ FRAME_NOISE_CORRELATION = 0.5
 SAMPLING_FRAME_NOISE_CORRELATION = 0.9
 # export and sampling move D^t's temporal convolutions (and motion terms) this far from the identity: shape vs coherence
 TEMPORAL_CONV_BLEND = 0.5
+# and D^t's motion terms this far from zero: how far sampled clips move (chosen on selection seeds: evaluate --select-motion)
+MOTION_TERM_BLEND = 0.5
 
 
 def make_decoder():

@@ -46,6 +46,24 @@ class TemporalIdentityTest(unittest.TestCase):
         blend_temporal_convs(m, 1 / 0.75)
         self.assertTrue(all(torch.allclose(m.state_dict()[k], trained[k], atol=1e-6) for k in convs))
 
+    def test_motion_terms_blend_apart_from_the_kernels(self):
+        torch.manual_seed(0)
+        conv = TemporalConv(8, motion=True)
+        with torch.no_grad():
+            for p in conv.parameters():
+                p.add_(torch.randn_like(p) * 0.1)
+        x = torch.randn(2 * 5, 8, 4, 4)
+        time = (torch.arange(5.0) - 2)[None].expand(2, -1) / 8
+        kernel_only = conv.conv.weight.clone(), conv.conv.bias.clone()
+        motion = conv.motion.weight.clone()
+        blend_temporal_convs(conv, 1.0, 1.5)
+        self.assertTrue(torch.equal(conv.conv.weight, kernel_only[0]) and torch.equal(conv.conv.bias, kernel_only[1]))
+        self.assertTrue(torch.allclose(conv.motion.weight, 1.5 * motion))
+        blend_temporal_convs(conv, 1.0, 0.0)  # M = 0: the output of the same kernel without a motion term
+        plain = TemporalConv(8)
+        plain.load_state_dict({k: v for k, v in conv.state_dict().items() if not k.startswith("motion.")})
+        self.assertTrue(torch.allclose(conv(x, 5, time), plain(x, 5), atol=1e-6))
+
     def test_pseudo_conv3d_video_equals_per_frame_conv_at_init(self):
         m = PseudoConv3d(3, 8)
         x = torch.randn(2 * 4, 3, 8, 8)

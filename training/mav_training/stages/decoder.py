@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from .. import world as W
-from ..checkpoints import load_clip, load_ema
+from ..checkpoints import exported_blends, load_clip, load_ema
 from ..data import fps_for, image_batch, shape_decoy, still_decoy, videos
 from ..layers import blend_temporal_convs
 from ..losses import diffusion_loss, foreground_weight
@@ -87,11 +87,11 @@ class DecoderVideoStage(Stage):
 
     def load_exported(self):
         """The exported D^t holds its temporal convolutions blended (recipe.TEMPORAL_CONV_BLEND): training resumes from
-        the trained kernels, so the blend its manifest records is undone (1/α)."""
+        the trained kernels, so the blends its manifest records are undone (1/α)."""
         info = super().load_exported()
-        alpha = info.get("temporal_conv_blend", 1.0)
+        alpha, motion_alpha = exported_blends()
         for m in (self.model, self.ema.model):
-            blend_temporal_convs(m, 1 / alpha)
+            blend_temporal_convs(m, 1 / alpha, 1 / motion_alpha)
         self.take_spatial_weights()
         return info
 

@@ -1,0 +1,138 @@
+"""How fast D^t's fish and arrows move, across the fps a request may ask (4-30), and the blend of its motion terms.
+
+  python3 -m mav_training.motion_eval --select        # choose recipe.MOTION_TERM_BLEND on SELECTION_SEEDS
+  python3 -m mav_training.motion_eval --seeds 2       # report the shipped blend on REPORT_SEEDS
+
+The world moves every object at 0.05-0.12 frame-widths per second whatever the fps; a clip passes when its keyframes
+move the way the prompt names at >= 70 % of the world's slowest speed (first -> last keyframe's centroid, along the
+named axis, so a clip moving the other way counts negative). Shape and facing are read as evaluate.py reads them, so
+that a blend that buys speed with broken shapes is seen. Keyframes only (64²): ↑F keeps the keyframes' path.
+"""
+import argparse
+import json
+import os
+
+import numpy as np
+import torch
+
+from . import evaluate as E
+from . import world as W
+from .layers import blend_temporal_convs
+from .recipe import MOTION_TERM_BLEND
+
+ORIENTED = [p for p in E.PROMPTS if W.caption_attributes(p).get("direction")]
+# selection: two fish and two arrows, one of them a held-out pair (CPU time: 4 fps x candidates each)
+SELECTION_PROMPTS = ["a fish swimming right, blue", "a yellow arrow pointing down on gray", "a green fish swimming left",
+                     "a blue arrow pointing left on black"]
+FPS = (4.0, 8.0, 16.0, 30.0)
+MIN_SPEED = 0.7 * W.SPEED_RANGE[0]
+CANDIDATES = (0.5, 0.75, 1.0)
+AXIS = {"right": (1, 0), "left": (-1, 0), "down": (0, 1), "up": (0, -1)}
+
+
+def named_speed(cents, direction, fps):
+    """Frame-widths per second along the named way, first -> last keyframe that shows the object (None: no object)."""
+    ok = ~np.isnan(cents[:, 0])
+    if ok.sum() < 2:
+        return None
+    idx = np.nonzero(ok)[0]
+    d = cents[idx[-1]] - cents[idx[0]]
+    along = float(np.dot(d, AXIS[direction]))
+    return along / 64 / ((idx[-1] - idx[0]) / fps)
+
+
+def clip_row(pipe, prompt, seed, fps):
+    want = W.caption_attributes(prompt)
+    keys = pipe.generate(prompt, seed, fps, None, None, until="keyframes")["keyframes"][0].numpy()
+    row, a = E.measure(prompt, seed, want, keys)
+    speed = named_speed(a["centroids"], want["direction"], fps)
+    row.update({"fps": fps, "speed": None if speed is None else round(speed, 4),
+                "fast_ok": speed is not None and speed >= MIN_SPEED})
+    return row
+
+
+def summarise(rows):
+    def share(key, sel):
+        sel = [r for r in rows if sel(r)]
+        k = sum(bool(r[key]) for r in sel)
+        lo, hi = E.wilson(k, len(sel))
+        return {"k": k, "n": len(sel), "rate": round(k / max(1, len(sel)), 3), "ci": [round(lo, 3), round(hi, 3)]}
+    out = {}
+    for name, sel in (("seen", lambda r: not r["held_out"]), ("held_out", lambda r: r["held_out"])):
+        part = [r for r in rows if sel(r)]
+        if not part:
+            continue
+        out[name] = {key: share(key, sel) for key in ("fast_ok", "shape_ok", "facing_ok", "smooth_ok")}
+        out[name]["speed_by_fps"] = {
+            str(f): round(float(np.median([r["speed"] for r in part if r["fps"] == f and r["speed"] is not None])), 4)
+            for f in sorted({r["fps"] for r in part})}
+    return out
+
+
+def with_motion_blend(pipe, beta, current):
+    """D^t's motion terms moved from blend `current` to `beta` (its kernels stay)."""
+    blend_temporal_convs(pipe.m["decoder"], 1.0, beta / current)
+    return beta
+
+
+def select(pipe, seeds):
+    """Each candidate blend on the same prompts, seeds and fps. The choice: among candidates whose shape and facing
+    are within one clip of the shipped blend's, the most clips fast enough the named way; ties to the shipped."""
+    seeds = E.check_seeds(seeds, "selection")
+    current, results = MOTION_TERM_BLEND, {}
+    for beta in CANDIDATES:
+        current = with_motion_blend(pipe, beta, current)
+        rows = [clip_row(pipe, p, s, f) for p in SELECTION_PROMPTS for s in seeds for f in FPS]
+        for r in rows:
+            print(json.dumps({"motion_term_blend": beta, **r}), flush=True)
+        results[beta] = rows
+    def count(beta, key):
+        return sum(bool(r[key]) for r in results[beta])
+    base = MOTION_TERM_BLEND if MOTION_TERM_BLEND in results else CANDIDATES[0]
+    keep = [b for b in CANDIDATES
+            if all(count(b, k) >= count(base, k) - 1 for k in ("shape_ok", "facing_ok"))]
+    chosen = max(keep, key=lambda b: (count(b, "fast_ok"), -abs(b - base)))
+    table = {str(b): {"fast": count(b, "fast_ok"), "shape": count(b, "shape_ok"), "facing": count(b, "facing_ok"),
+                      "smooth": count(b, "smooth_ok"), "clips": len(results[b]),
+                      "median_speed_by_fps": {str(f): round(float(np.median(
+                          [r["speed"] for r in results[b] if r["fps"] == f and r["speed"] is not None])), 4)
+                          for f in FPS}}
+             for b in CANDIDATES}
+    return {"seeds": seeds, "prompts": SELECTION_PROMPTS, "fps": FPS, "min_speed": MIN_SPEED, "candidates": table,
+            "chosen": chosen}
+
+
+def report(pipe, seeds):
+    seeds = E.check_seeds(seeds, "report")
+    rows = []
+    for p in ORIENTED:
+        for s in seeds:
+            for f in FPS:
+                rows.append(clip_row(pipe, p, s, f))
+                print(json.dumps(rows[-1]), flush=True)
+    return {"seeds": seeds, "prompts": ORIENTED, "fps": FPS, "min_speed": MIN_SPEED,
+            "motion_term_blend": MOTION_TERM_BLEND, "summary": summarise(rows), "rows": rows}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoints", default="checkpoints")
+    p.add_argument("--select", action="store_true", help="choose MOTION_TERM_BLEND on selection seeds")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per prompt and fps (the first of SELECTION/REPORT_SEEDS)")
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    from .sample import Pipeline
+    pipe = Pipeline(a.checkpoints)
+    os.makedirs(a.checkpoints, exist_ok=True)
+    if a.select:
+        res, name = select(pipe, E.SELECTION_SEEDS[:a.seeds]), "motion_selection.json"
+    else:
+        res, name = report(pipe, E.REPORT_SEEDS[:a.seeds]), "motion_eval.json"
+    with open(os.path.join(a.checkpoints, name), "w") as f:
+        json.dump(res, f, indent=1)
+    print(json.dumps({k: v for k, v in res.items() if k != "rows"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
