@@ -63,10 +63,13 @@ def summarise(rows):
         if not part:
             continue
         out[name] = {key: share(key, sel) for key in ("fast_ok", "shape_ok", "facing_ok", "smooth_ok")}
-        out[name]["speed_by_fps"] = {
-            str(f): round(float(np.median([r["speed"] for r in part if r["fps"] == f and r["speed"] is not None])), 4)
-            for f in sorted({r["fps"] for r in part})}
+        out[name]["median_speed_by_fps"] = median_speed_by_fps(part)
     return out
+
+
+def median_speed_by_fps(rows):
+    return {str(f): round(float(np.median([r["speed"] for r in rows if r["fps"] == f and r["speed"] is not None])), 4)
+            for f in sorted({r["fps"] for r in rows})}
 
 
 def with_motion_blend(pipe, beta, current):
@@ -94,9 +97,7 @@ def select(pipe, seeds):
     chosen = max(keep, key=lambda b: (count(b, "fast_ok"), -abs(b - base)))
     table = {str(b): {"fast": count(b, "fast_ok"), "shape": count(b, "shape_ok"), "facing": count(b, "facing_ok"),
                       "smooth": count(b, "smooth_ok"), "clips": len(results[b]),
-                      "median_speed_by_fps": {str(f): round(float(np.median(
-                          [r["speed"] for r in results[b] if r["fps"] == f and r["speed"] is not None])), 4)
-                          for f in FPS}}
+                      "median_speed_by_fps": median_speed_by_fps(results[b])}
              for b in CANDIDATES}
     return {"seeds": seeds, "prompts": SELECTION_PROMPTS, "fps": FPS, "min_speed": MIN_SPEED, "candidates": table,
             "chosen": chosen}

@@ -1,0 +1,39 @@
+"""motion_eval reads the world's own speed off clips the world renders, at any fps, along the named way."""
+import unittest
+
+import numpy as np
+
+from mav_training import evaluate as E
+from mav_training import motion_eval as M
+from mav_training import world as W
+
+
+class MotionEvalTest(unittest.TestCase):
+    def test_the_speed_of_a_rendered_fish_is_the_worlds_at_every_fps_and_negative_the_other_way(self):
+        scene = {"colour": "red", "shape": "fish", "background": "black", "direction": "left", "radius": 0.15,
+                 "center": (0.5, 0.5)}
+        for fps in (4, 8, 16, 30):
+            motion = W.sample_motion(scene, np.random.default_rng(fps), 16, fps)
+            a = E.analyse(W.render_video(scene, motion, 16, fps, 64))
+            speed = M.named_speed(a["centroids"], "left", fps)
+            self.assertAlmostEqual(speed, motion["speed"], delta=0.1 * motion["speed"])
+            self.assertAlmostEqual(M.named_speed(a["centroids"], "right", fps), -speed)
+
+    def test_the_report_keeps_held_out_pairs_apart_and_takes_the_median_per_fps(self):
+        rows = [{"held_out": h, "fps": f, "speed": s, "fast_ok": s >= M.MIN_SPEED, "shape_ok": True,
+                 "facing_ok": True, "smooth_ok": True}
+                for h, f, s in ((False, 4.0, 0.02), (False, 4.0, 0.06), (False, 4.0, 0.08), (True, 8.0, 0.05))]
+        s = M.summarise(rows)
+        self.assertEqual(s["seen"]["median_speed_by_fps"], {"4.0": 0.06})
+        self.assertEqual((s["seen"]["fast_ok"]["k"], s["seen"]["fast_ok"]["n"]), (2, 3))
+        self.assertEqual(s["held_out"]["fast_ok"]["k"], 1)
+
+    def test_selection_and_report_seeds_are_kept_apart(self):
+        with self.assertRaises(ValueError):
+            M.select(None, E.REPORT_SEEDS[:1])
+        with self.assertRaises(ValueError):
+            M.report(None, E.SELECTION_SEEDS[:1])
+
+
+if __name__ == "__main__":
+    unittest.main()
