@@ -13,12 +13,15 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
  * Validates docker-compose.yml alone (GPU host) and with docker-compose.cpu.yml (CPU host) through
  * {@code docker-compose config}, then checks the merged model: every stage present under its own name (or an
- * alias), environment and healthcheck as in docs/architecture.md, GPU reservations exactly where they belong.
+ * alias), environment and healthcheck as in docs/architecture.md, GPU reservations exactly where they belong, a
+ * stop grace period that outlasts the stages' drain.
  */
 class ComposeConfigTest {
 
@@ -52,6 +55,23 @@ class ComposeConfigTest {
             s.path("networks").path("default").path("aliases").forEach(a -> out.put(a.asText(), s));
         });
         return out;
+    }
+
+    /** A Compose duration ({@code 150s}, {@code 2m30s}, {@code 1h}) in whole seconds. */
+    static long seconds(String duration) {
+        Matcher m = Pattern.compile("(\\d+)(h|m|s)").matcher(duration);
+        long total = 0;
+        int end = 0;
+        while (m.find() && m.start() == end) {
+            total += Long.parseLong(m.group(1)) * switch (m.group(2)) {
+                case "h" -> 3600;
+                case "m" -> 60;
+                default -> 1;
+            };
+            end = m.end();
+        }
+        assertTrue(end > 0 && end == duration.length(), "not a duration in whole seconds: '" + duration + "'");
+        return total;
     }
 
     private static boolean reservesGpu(JsonNode service) {
@@ -104,6 +124,11 @@ class ComposeConfigTest {
             if (stage.stage().equals("sr-high")) {
                 assertTrue(args.path("EXTRA_APT_PACKAGES").asText().contains("ffmpeg"), where + ": needs ffmpeg");
             }
+            int drain = Integer.parseInt(env.path("MAV_DRAIN_SECONDS")
+                    .asText(Repo.sharedDefaults().getProperty("mav.drain-seconds")).trim());
+            long grace = seconds(s.path("stop_grace_period").asText("10s"));
+            assertTrue(grace >= drain + 30, where + ": stop_grace_period " + grace + " s leaves under 30 s after the"
+                    + " drain deadline " + drain + " s for the commit and the exit (Docker's default is 10 s)");
         }
         Repo.Gateway gateway = Repo.gateway();
         String where = (gpuHost ? "gpu" : "cpu") + " compose: " + gateway.service();

@@ -188,6 +188,31 @@ class PinnedImagesTest {
                 .filter(d -> d.path("kind").asText().equals("Kafka")).findFirst().orElseThrow()
                 .path("spec").path("kafka").path("version").asText();
         assertEquals("apache/kafka:" + kafka, env.get("KAFKA_IMAGE"), "Compose's broker vs the cluster's Kafka");
+        Matcher local = Pattern.compile("<kafka\\.version>([^<]+)</kafka\\.version>")
+                .matcher(Repo.read(ROOT.resolve("pom.xml")));
+        assertTrue(local.find(), "pom.xml has no kafka.version");
+        assertEquals(kafka, local.group(1).trim(), "the local launcher's broker (pom.xml kafka.version) vs the"
+                + " cluster's Kafka");
+    }
+
+    /** Strimzi rejects a Kafka version it does not ship; the list is the pinned release's (see its README). */
+    @Test
+    void thePinnedStrimziRunsTheClustersKafka() throws IOException {
+        Path crds = ROOT.resolve("ops-tests/src/test/resources/crds");
+        Path strimzi;
+        try (Stream<Path> dirs = Files.list(crds)) {
+            strimzi = dirs.filter(d -> d.getFileName().toString().startsWith("strimzi-")).findFirst().orElseThrow();
+        }
+        List<String> supported = Files.readAllLines(strimzi.resolve("kafka-versions.txt")).stream()
+                .map(String::trim).filter(l -> !l.isEmpty() && !l.startsWith("#")).toList();
+        assertFalse(supported.isEmpty(), strimzi + "/kafka-versions.txt lists no version");
+        for (JsonNode doc : Manifests.parseAll(Repo.read(ROOT.resolve("k8s/base/kafka/kafka.yaml")))) {
+            if (doc.path("kind").asText().equals("Kafka")) {
+                String version = doc.path("spec").path("kafka").path("version").asText();
+                assertTrue(supported.contains(version), "Kafka " + version + " is not one " + strimzi.getFileName()
+                        + " runs: " + supported);
+            }
+        }
     }
 
     static Map<String, String> dotEnv() {

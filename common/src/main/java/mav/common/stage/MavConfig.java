@@ -31,11 +31,7 @@ public interface MavConfig {
     @WithDefault("1800")
     int maxJobSeconds();
 
-    /**
-     * On SIGTERM, how long the job in flight may still run before the service exits without committing it (another
-     * replica then runs it once). Keep it below the platform's grace period before SIGKILL: 120 s on Kubernetes
-     * (terminationGracePeriodSeconds), 40 s in the local launcher, which sets it to 30.
-     */
+    /** On SIGTERM, how long the job in flight may still run; below the grace period before SIGKILL. */
     @WithDefault("90")
     int drainSeconds();
 

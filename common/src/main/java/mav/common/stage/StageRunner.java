@@ -69,7 +69,7 @@ import org.eclipse.microprofile.config.ConfigProvider;
 public class StageRunner {
     private static final Logger LOG = Logger.getLogger(StageRunner.class.getName());
     static final String INPUT_CHANNEL = "in";
-    /** Below the grace periods before SIGKILL: 40 s in the local launcher, 120 s on Kubernetes. */
+    /** Below the shortest grace period before SIGKILL: 40 s in the local launcher. */
     private static final int LOAD_SHUTDOWN_WAIT_SECONDS = 10;
     /** Beyond this a dead letter carries only the start of the record (the rest goes to the store). */
     private static final int MAX_RECORD_BYTES_LIMIT = 512 * 1024;
