@@ -38,7 +38,7 @@ def named_speed(cents, direction, fps):
     idx = np.nonzero(ok)[0]
     d = cents[idx[-1]] - cents[idx[0]]
     along = float(np.dot(d, AXIS[direction]))
-    return along / 64 / ((idx[-1] - idx[0]) / fps)
+    return along / 64 / (float(idx[-1] - idx[0]) / fps)
 
 
 def clip_row(pipe, prompt, seed, fps):
@@ -85,10 +85,12 @@ def select(pipe, seeds):
     current, results = MOTION_TERM_BLEND, {}
     for beta in CANDIDATES:
         current = with_motion_blend(pipe, beta, current)
-        rows = [clip_row(pipe, p, s, f) for p in SELECTION_PROMPTS for s in seeds for f in FPS]
-        for r in rows:
-            print(json.dumps({"motion_term_blend": beta, **r}), flush=True)
-        results[beta] = rows
+        results[beta] = []
+        for p in SELECTION_PROMPTS:
+            for s in seeds:
+                for f in FPS:
+                    results[beta].append(clip_row(pipe, p, s, f))
+                    print(json.dumps({"motion_term_blend": beta, **results[beta][-1]}), flush=True)
     def count(beta, key):
         return sum(bool(r[key]) for r in results[beta])
     base = MOTION_TERM_BLEND if MOTION_TERM_BLEND in results else CANDIDATES[0]

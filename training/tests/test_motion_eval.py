@@ -16,6 +16,7 @@ class MotionEvalTest(unittest.TestCase):
             motion = W.sample_motion(scene, np.random.default_rng(fps), 16, fps)
             a = E.analyse(W.render_video(scene, motion, 16, fps, 64))
             speed = M.named_speed(a["centroids"], "left", fps)
+            self.assertIsInstance(speed, float)  # rows are written as JSON
             self.assertAlmostEqual(speed, motion["speed"], delta=0.1 * motion["speed"])
             self.assertAlmostEqual(M.named_speed(a["centroids"], "right", fps), -speed)
 
