@@ -79,6 +79,8 @@ public class JobIndex {
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         p.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, false);
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 2000);
+        // stages write statuses in transactions: a status of an aborted one never happened
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         consumer = new KafkaConsumer<>(p, new StringDeserializer(), new StringDeserializer());
         thread = new Thread(this::run, "mav-status-view");
         thread.setDaemon(true);

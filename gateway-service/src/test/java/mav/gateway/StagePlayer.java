@@ -20,6 +20,7 @@ import mav.common.store.BlobStore;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.eclipse.microprofile.config.ConfigProvider;
 
@@ -33,13 +34,15 @@ final class StagePlayer implements AutoCloseable {
     private static Path video;
     private static Path poster;
 
+    private final String bootstrap;
     private final KafkaProducer<String, String> producer;
     private final BlobStore store;
 
     StagePlayer() {
         var config = ConfigProvider.getConfig();
+        bootstrap = config.getValue("kafka.bootstrap.servers", String.class);
         Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.getValue("kafka.bootstrap.servers", String.class));
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         producer = new KafkaProducer<>(p, new StringSerializer(), new StringSerializer());
         store = BlobStore.connect(config.getValue("mav.s3.endpoint", String.class), KafkaAndS3.ACCESS_KEY,
                 KafkaAndS3.SECRET_KEY, KafkaAndS3.BUCKET);
@@ -53,8 +56,8 @@ final class StagePlayer implements AutoCloseable {
         status(StatusEvent.of(job, stage.id(), StatusEvent.State.STARTED, null));
     }
 
-    void progress(String job, StageName stage, int step, int total) {
-        status(StatusEvent.progress(job, stage.id(), step, total));
+    RecordMetadata progress(String job, StageName stage, int step, int total) {
+        return status(StatusEvent.progress(job, stage.id(), step, total));
     }
 
     void done(String job, StageName stage) {
@@ -105,14 +108,33 @@ final class StagePlayer implements AutoCloseable {
         send("mav.videos", job, EventCodec.toJson(last));
     }
 
-    private void status(StatusEvent e) {
-        send("mav.status", e.jobId(), EventCodec.toJson(new StatusEvent(e.jobId(), e.stage(), e.state(), e.step(),
-                e.totalSteps(), e.message(), Instant.now())));
+    /** A stage's done written in a transaction that is then aborted, as by a replica that died before its commit. */
+    void abortedDone(String job, StageName stage) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "stage-player-" + job);
+        try (KafkaProducer<String, String> tx = new KafkaProducer<>(p, new StringSerializer(), new StringSerializer())) {
+            tx.initTransactions();
+            tx.beginTransaction();
+            tx.send(new ProducerRecord<>("mav.status", job, json(StatusEvent.of(job, stage.id(),
+                    StatusEvent.State.DONE, null))));
+            tx.flush();
+            tx.abortTransaction();
+        }
     }
 
-    private void send(String topic, String key, String value) {
+    private RecordMetadata status(StatusEvent e) {
+        return send("mav.status", e.jobId(), json(e));
+    }
+
+    private static String json(StatusEvent e) {
+        return EventCodec.toJson(new StatusEvent(e.jobId(), e.stage(), e.state(), e.step(), e.totalSteps(),
+                e.message(), Instant.now()));
+    }
+
+    private RecordMetadata send(String topic, String key, String value) {
         try {
-            producer.send(new ProducerRecord<>(topic, key, value)).get(30, TimeUnit.SECONDS);
+            return producer.send(new ProducerRecord<>(topic, key, value)).get(30, TimeUnit.SECONDS);
         } catch (Exception e) {
             throw new IllegalStateException("cannot publish to " + topic + ": " + e, e);
         }

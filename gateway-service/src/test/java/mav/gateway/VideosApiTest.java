@@ -46,6 +46,7 @@ import mav.common.event.StageName;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.eclipse.microprofile.config.ConfigProvider;
@@ -311,6 +312,20 @@ class VideosApiTest {
                 .body("error.message", containsString("image_embed.npy")).body("stages[1].state", equalTo("failed"));
         given().auth().oauth2("erin-key").get("/v1/videos/" + id + "/content").then().statusCode(409)
                 .body("detail", containsString("failed"));
+        given().auth().oauth2("erin-key").delete("/v1/videos/" + id).then().statusCode(200);
+    }
+
+    @Test
+    void aStatusFromAnAbortedStageTransactionIsNeverShown() {
+        String id = submitted("erin-key", "an aborted done");
+        stages.runUpTo(id, StageName.DECODER);
+        stages.started(id, StageName.DECODER);
+        stages.abortedDone(id, StageName.DECODER);
+        // a done is final in the view: had the aborted one been applied, this would not show
+        RecordMetadata after = stages.progress(id, StageName.DECODER, 1, 2);
+        await().atMost(WAIT).until(() -> index.hasRead(after.partition(), after.offset()));
+        given().auth().oauth2("erin-key").get("/v1/videos/" + id).then().body("status", equalTo("in_progress"))
+                .body("stages[1].state", equalTo("running")).body("stages[1].step", equalTo(1));
         given().auth().oauth2("erin-key").delete("/v1/videos/" + id).then().statusCode(200);
     }
 

@@ -48,9 +48,11 @@ public final class Mav {
               chaos [--jobs N] [--bad N] [--outage-seconds S]
                                  fault injection on a stack of its own (free ports, state in .mav/chaos,
                                  decoder and sr-low with 2 replicas, testing/models unless --models):
-                                 kill -9 of busy replicas, SIGTERM mid-job, S3 stopped S s, Kafka frozen
-                                 S s, N bad records;
+                                 kill -9 of busy replicas, SIGTERM mid-job, S3 stopped S s, S3 frozen S s
+                                 (every replica's readiness DOWN, answered within 1 s), Kafka frozen S s,
+                                 N bad records (one WARN line each, no stack trace);
                                  prints jobs, faults, completed, duplicates, failed and recovery per scenario
+                                 and its checks
 
             job options:   --seed N --fps N (1-30) --guidance X --negative TEXT --job-id ID
                            --steps prior=N,decoder=N,interpolation=N,sr-low=N,sr-high=N (or one N for all)
@@ -338,17 +340,22 @@ public final class Mav {
             List<java.util.function.Supplier<Chaos.Figures>> scenarios = List.of(() -> chaos.killReplicas(jobs),
                     () -> chaos.sigterm(Math.max(2, jobs / 4)),
                     () -> chaos.storeOutage(Math.max(2, jobs / 4), a.intValue("outage-seconds", 30)),
+                    () -> chaos.storeFreeze(Math.max(2, jobs / 4), a.intValue("outage-seconds", 30)),
                     () -> chaos.brokerPause(Math.max(2, jobs / 4), a.intValue("outage-seconds", 30)),
                     () -> chaos.badRecords(a.intValue("bad", 1000)));
             for (var scenario : scenarios) {
                 Chaos.Figures f = scenario.get();
                 say(f.line());
+                f.checks().forEach(c -> say(c.line()));
                 figures.add(f);
             }
         }
         out.println();
         out.println(Chaos.Figures.header());
-        figures.forEach(f -> out.println(f.line()));
+        for (Chaos.Figures f : figures) {
+            out.println(f.line());
+            f.checks().forEach(c -> out.println("    " + c.line()));
+        }
         return figures.stream().allMatch(Chaos.Figures::passed) ? 0 : 1;
     }
 

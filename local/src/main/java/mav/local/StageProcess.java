@@ -60,11 +60,27 @@ final class StageProcess {
                 layout.logs().resolve(role() + ".log"), layout.root());
     }
 
+    private HttpRequest readiness(Duration timeout) {
+        return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/q/health/ready")).timeout(timeout)
+                .GET().build();
+    }
+
+    /** The HTTP status {@code /q/health/ready} answers (200 UP, 503 DOWN), or -1 when none comes within {@code timeout}. */
+    int readyStatus(Duration timeout) {
+        try {
+            return HTTP.send(readiness(timeout), HttpResponse.BodyHandlers.discarding()).statusCode();
+        } catch (java.io.IOException e) {
+            return -1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return -1;
+        }
+    }
+
     /** True once {@code /q/health/ready} answers 200 with status UP. */
     boolean ready() {
         try {
-            HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
-                    + "/q/health/ready")).timeout(Duration.ofSeconds(3)).GET().build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> r = HTTP.send(readiness(Duration.ofSeconds(3)), HttpResponse.BodyHandlers.ofString());
             lastHealth = r.statusCode() + " " + r.body().replaceAll("\\s+", " ");
             modelError = null;
             try {

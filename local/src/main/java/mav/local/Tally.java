@@ -93,6 +93,13 @@ final class Tally implements AutoCloseable {
         return out;
     }
 
+    /** When each {@code state} status of {@code job} from {@code stage} arrived, in order. */
+    List<Long> arrivals(String job, String stage, StatusEvent.State state) {
+        return statuses.getOrDefault(job, List.of()).stream()
+                .filter(s -> s.status().state() == state && stage.equals(s.status().stage()))
+                .map(Seen::atNanos).toList();
+    }
+
     /** When the first {@code done} of {@code stage} arrived after {@code afterNanos}; -1 when none did. */
     long firstDoneAfter(String stage, long afterNanos) {
         return statuses.values().stream().flatMap(List::stream)

@@ -50,7 +50,15 @@ class ChaosIT {
     private static Chaos.Figures report(Chaos.Figures f) {
         System.out.println("CHAOS: " + Chaos.Figures.header());
         System.out.println("CHAOS: " + f.line());
+        f.checks().forEach(c -> System.out.println("CHAOS:     " + c.line()));
         return f;
+    }
+
+    private static void assertChecks(Chaos.Figures f, int expected) {
+        assertEquals(expected, f.checks().size(), f.checks().toString());
+        for (Chaos.Check c : f.checks()) {
+            assertTrue(c.passed(), c.name() + ": " + c.detail());
+        }
     }
 
     @Test
@@ -58,7 +66,7 @@ class ChaosIT {
     void killingBusyReplicasLosesNoJobAndPublishesEachResultOnce() {
         Chaos.Figures f = report(chaos.killReplicas(4));
         assertEquals(4, f.completed(), f.line());
-        assertEquals(0, f.duplicates(), "records on mav.videos beyond one per job: " + f.line());
+        assertEquals(0, f.duplicates(), "records on mav.videos or done statuses beyond one per job: " + f.line());
         assertEquals(0, f.failed(), f.line());
     }
 
@@ -82,6 +90,16 @@ class ChaosIT {
 
     @Test
     @Order(4)
+    void everyJobCompletesOnceWhenTheStoreIsFrozenAndReadinessSaysDownWithinASecond() {
+        Chaos.Figures f = report(chaos.storeFreeze(2, 30));
+        assertEquals(2, f.completed(), f.line());
+        assertEquals(0, f.failed(), f.line());
+        assertEquals(0, f.duplicates(), f.line());
+        assertChecks(f, 2);
+    }
+
+    @Test
+    @Order(5)
     void everyJobCompletesOnceWhenTheBrokerIsFrozenForHalfAMinute() {
         Chaos.Figures f = report(chaos.brokerPause(2, 30));
         assertEquals(2, f.completed(), f.line());
@@ -90,12 +108,13 @@ class ChaosIT {
     }
 
     @Test
-    @Order(5)
-    void badRecordsEachFailOnceWithADeadLetterAndStopNothing() {
+    @Order(6)
+    void badRecordsEachFailOnceWithADeadLetterAndAWarnLineAndStopNothing() {
         Chaos.Figures f = report(chaos.badRecords(200));
         assertEquals(200, f.failed(), "bad records with exactly one failed status and one dead letter: " + f.line());
         assertEquals(0, f.duplicates(), f.line());
         assertEquals(1, f.completed(), "the good job after them: " + f.line());
         assertTrue(f.recoverySeconds() < 120, "the good job took " + f.recoverySeconds() + " s");
+        assertChecks(f, 2);
     }
 }

@@ -21,6 +21,11 @@ public final class Retry {
         this.maxMillis = maxMillis;
     }
 
+    /** A random wait in [step/2, step]: the jitter of every backoff of the stages. */
+    public static long jittered(long stepMillis) {
+        return ThreadLocalRandom.current().nextLong(stepMillis / 2, stepMillis + 1);
+    }
+
     /** Told before each wait: the failure, the attempt it ended (1-based) and the wait that follows. */
     public interface Listener {
         void retrying(RuntimeException failure, int attempt, long waitMillis);
@@ -39,7 +44,7 @@ public final class Retry {
                 if (!retryable.test(e)) {
                     throw e;
                 }
-                long wait = ThreadLocalRandom.current().nextLong(step / 2, step + 1);
+                long wait = jittered(step);
                 if (System.nanoTime() + wait * 1_000_000L > deadlineNanos) {
                     throw e;
                 }

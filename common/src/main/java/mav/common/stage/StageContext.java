@@ -76,11 +76,6 @@ public final class StageContext {
         return "jobs/" + jobId + "/" + stage + "/" + file;
     }
 
-    /** Reads the .npy artifact an earlier stage wrote under {@code artifact}. */
-    public Tensor fetchTensor(String artifact) {
-        return fetchTensor(artifact, (long[]) null);
-    }
-
     /**
      * Reads the .npy artifact an earlier stage wrote under {@code artifact}, refusing it before it is decoded when
      * its header does not claim {@code expectedShape} (-1 accepts any size on an axis).

@@ -389,10 +389,12 @@ public class StageRunner {
                 return true;
             } catch (PublishException | io.smallrye.mutiny.TimeoutException e) {
                 gate.close(Hold.PUBLISH, "cannot publish results to Kafka: " + e.getMessage());
+                // jittered, so that the replicas that lost the broker together do not come back in step
+                long wait = Retry.jittered(backoff);
                 LOG.warning("stage " + stage.name().id() + " cannot commit " + tp + "@" + record.offset() + ": "
-                        + e.getMessage() + "; paused, retrying in " + backoff + " ms");
+                        + e.getMessage() + "; paused, retrying in " + wait + " ms");
                 try {
-                    Thread.sleep(backoff);
+                    Thread.sleep(wait);
                 } catch (InterruptedException ie) {
                     Thread.currentThread().interrupt();
                     return false;

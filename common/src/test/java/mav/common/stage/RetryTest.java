@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -30,6 +32,17 @@ class RetryTest {
         for (int i = 0; i < waits.size(); i++) {
             assertTrue(waits.get(i) >= steps[i] / 2 && waits.get(i) <= steps[i], "wait " + i + ": " + waits);
         }
+    }
+
+    @Test
+    void aJitteredWaitLiesBetweenHalfAndAllOfItsStepAndVaries() {
+        Set<Long> seen = new HashSet<>();
+        for (int i = 0; i < 1000; i++) {
+            long wait = Retry.jittered(1000);
+            assertTrue(wait >= 500 && wait <= 1000, "wait " + wait);
+            seen.add(wait);
+        }
+        assertTrue(seen.size() > 100, "only " + seen.size() + " distinct waits in 1000");
     }
 
     @Test
