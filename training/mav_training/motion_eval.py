@@ -1,7 +1,7 @@
 """How fast D^t's fish and arrows move, across the fps a request may ask (4-30), and the blend of its motion terms.
 
   python3 -m mav_training.motion_eval --select        # choose recipe.MOTION_TERM_BLEND on SELECTION_SEEDS
-  python3 -m mav_training.motion_eval --seeds 2       # report the shipped blend on REPORT_SEEDS
+  python3 -m mav_training.motion_eval --seeds 1 --blends 0.5 1.0   # report blends side by side on REPORT_SEEDS
 
 The world moves every object at 0.05-0.12 frame-widths per second whatever the fps; a clip passes when its keyframes
 move the way the prompt names at >= 70 % of the world's slowest speed (first -> last keyframe's centroid, along the
@@ -102,19 +102,23 @@ def select(pipe, seeds):
                       "median_speed_by_fps": median_speed_by_fps(results[b])}
              for b in CANDIDATES}
     return {"seeds": seeds, "prompts": SELECTION_PROMPTS, "fps": FPS, "min_speed": MIN_SPEED, "candidates": table,
-            "chosen": chosen}
+            "chosen": chosen, "rows": {str(b): rows for b, rows in results.items()}}
 
 
-def report(pipe, seeds):
+def report(pipe, seeds, blends=(MOTION_TERM_BLEND,)):
+    """Every oriented prompt at every fps, for each blend on the same seeds (today's file beside a candidate)."""
     seeds = E.check_seeds(seeds, "report")
-    rows = []
-    for p in ORIENTED:
-        for s in seeds:
-            for f in FPS:
-                rows.append(clip_row(pipe, p, s, f))
-                print(json.dumps(rows[-1]), flush=True)
-    return {"seeds": seeds, "prompts": ORIENTED, "fps": FPS, "min_speed": MIN_SPEED,
-            "motion_term_blend": MOTION_TERM_BLEND, "summary": summarise(rows), "rows": rows}
+    current, out = MOTION_TERM_BLEND, {}
+    for beta in blends:
+        current = with_motion_blend(pipe, beta, current)
+        rows = []
+        for p in ORIENTED:
+            for s in seeds:
+                for f in FPS:
+                    rows.append(clip_row(pipe, p, s, f))
+                    print(json.dumps({"motion_term_blend": beta, **rows[-1]}), flush=True)
+        out[str(beta)] = {"summary": summarise(rows), "rows": rows}
+    return {"seeds": seeds, "prompts": ORIENTED, "fps": FPS, "min_speed": MIN_SPEED, "blends": out}
 
 
 def main():
@@ -122,6 +126,8 @@ def main():
     p.add_argument("--checkpoints", default="checkpoints")
     p.add_argument("--select", action="store_true", help="choose MOTION_TERM_BLEND on selection seeds")
     p.add_argument("--seeds", type=int, default=1, help="seeds per prompt and fps (the first of SELECTION/REPORT_SEEDS)")
+    p.add_argument("--blends", type=float, nargs="+", default=[MOTION_TERM_BLEND],
+                   help="report: motion-term blends to measure side by side (default: the recipe's)")
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -131,10 +137,11 @@ def main():
     if a.select:
         res, name = select(pipe, E.SELECTION_SEEDS[:a.seeds]), "motion_selection.json"
     else:
-        res, name = report(pipe, E.REPORT_SEEDS[:a.seeds]), "motion_eval.json"
+        res, name = report(pipe, E.REPORT_SEEDS[:a.seeds], a.blends), "motion_eval.json"
     with open(os.path.join(a.checkpoints, name), "w") as f:
         json.dump(res, f, indent=1)
-    print(json.dumps({k: v for k, v in res.items() if k != "rows"}, indent=1))
+    print(json.dumps({k: v for k, v in res.items() if k != "rows"} if a.select
+                     else {b: r["summary"] for b, r in res["blends"].items()}, indent=1))
 
 
 if __name__ == "__main__":
