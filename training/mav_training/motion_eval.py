@@ -5,7 +5,8 @@
 
 The world moves every object at 0.05-0.12 frame-widths per second whatever the fps; a clip passes when its keyframes
 move the way the prompt names at >= 70 % of the world's slowest speed (first -> last keyframe's centroid, along the
-named axis, so a clip moving the other way counts negative). Shape and facing are read as evaluate.py reads them, so
+named axis, so a clip moving the other way counts negative); the selection also counts a clip over the world's
+fastest by as much (1/0.7) as wrong. Shape and facing are read as evaluate.py reads them, so
 that a blend that buys speed with broken shapes is seen. Keyframes only (64²): ↑F keeps the keyframes' path.
 """
 import argparse
@@ -26,6 +27,8 @@ SELECTION_PROMPTS = ["a fish swimming right, blue", "a yellow arrow pointing dow
                      "a blue arrow pointing left on black"]
 FPS = (4.0, 8.0, 16.0, 30.0)
 MIN_SPEED = 0.7 * W.SPEED_RANGE[0]
+# as far above the world's fastest as MIN_SPEED is below its slowest: faster is as wrong as slower
+MAX_SPEED = W.SPEED_RANGE[1] / 0.7
 CANDIDATES = (0.5, 0.75, 1.0)
 AXIS = {"right": (1, 0), "left": (-1, 0), "down": (0, 1), "up": (0, -1)}
 
@@ -47,7 +50,8 @@ def clip_row(pipe, prompt, seed, fps):
     row, a = E.measure(prompt, seed, want, keys)
     speed = named_speed(a["centroids"], want["direction"], fps)
     row.update({"fps": fps, "speed": None if speed is None else round(speed, 4),
-                "fast_ok": speed is not None and speed >= MIN_SPEED})
+                "fast_ok": speed is not None and speed >= MIN_SPEED,
+                "speed_ok": speed is not None and MIN_SPEED <= speed <= MAX_SPEED})
     return row
 
 
@@ -62,7 +66,7 @@ def summarise(rows):
         part = [r for r in rows if sel(r)]
         if not part:
             continue
-        out[name] = {key: share(key, sel) for key in ("fast_ok", "shape_ok", "facing_ok", "smooth_ok")}
+        out[name] = {key: share(key, sel) for key in ("fast_ok", "speed_ok", "shape_ok", "facing_ok", "smooth_ok")}
         out[name]["median_speed_by_fps"] = median_speed_by_fps(part)
     return out
 
@@ -79,8 +83,7 @@ def with_motion_blend(pipe, beta, current):
 
 
 def select(pipe, seeds):
-    """Each candidate blend on the same prompts, seeds and fps. The choice: among candidates whose shape and facing
-    are within one clip of the shipped blend's, the most clips fast enough the named way; ties to the shipped."""
+    """Each candidate blend on the same prompts, seeds and fps, then `choose`."""
     seeds = E.check_seeds(seeds, "selection")
     current, results = MOTION_TERM_BLEND, {}
     for beta in CANDIDATES:
@@ -91,18 +94,24 @@ def select(pipe, seeds):
                 for f in FPS:
                     results[beta].append(clip_row(pipe, p, s, f))
                     print(json.dumps({"motion_term_blend": beta, **results[beta][-1]}), flush=True)
+    return {"seeds": seeds, "prompts": SELECTION_PROMPTS, "fps": FPS, "speed_range": [MIN_SPEED, MAX_SPEED],
+            **choose(results), "rows": {str(b): rows for b, rows in results.items()}}
+
+
+def choose(results):
+    """results: blend -> rows. Among blends whose shape and facing are within one clip of the shipped blend's, the
+    one with the most clips moving the named way at a speed in the world's range (MIN_SPEED-MAX_SPEED); ties go to
+    the blend nearest the shipped one."""
     def count(beta, key):
         return sum(bool(r[key]) for r in results[beta])
-    base = MOTION_TERM_BLEND if MOTION_TERM_BLEND in results else CANDIDATES[0]
-    keep = [b for b in CANDIDATES
-            if all(count(b, k) >= count(base, k) - 1 for k in ("shape_ok", "facing_ok"))]
-    chosen = max(keep, key=lambda b: (count(b, "fast_ok"), -abs(b - base)))
-    table = {str(b): {"fast": count(b, "fast_ok"), "shape": count(b, "shape_ok"), "facing": count(b, "facing_ok"),
-                      "smooth": count(b, "smooth_ok"), "clips": len(results[b]),
-                      "median_speed_by_fps": median_speed_by_fps(results[b])}
-             for b in CANDIDATES}
-    return {"seeds": seeds, "prompts": SELECTION_PROMPTS, "fps": FPS, "min_speed": MIN_SPEED, "candidates": table,
-            "chosen": chosen, "rows": {str(b): rows for b, rows in results.items()}}
+    base = MOTION_TERM_BLEND if MOTION_TERM_BLEND in results else min(results)
+    keep = [b for b in results if all(count(b, k) >= count(base, k) - 1 for k in ("shape_ok", "facing_ok"))]
+    chosen = max(keep, key=lambda b: (count(b, "speed_ok"), -abs(b - base)))
+    table = {str(b): {"speed_in_range": count(b, "speed_ok"), "fast": count(b, "fast_ok"),
+                      "shape": count(b, "shape_ok"), "facing": count(b, "facing_ok"),
+                      "smooth": count(b, "smooth_ok"), "clips": len(rows), "median_speed_by_fps": median_speed_by_fps(rows)}
+             for b, rows in results.items()}
+    return {"candidates": table, "chosen": chosen}
 
 
 def report(pipe, seeds, blends=(MOTION_TERM_BLEND,)):
@@ -118,7 +127,7 @@ def report(pipe, seeds, blends=(MOTION_TERM_BLEND,)):
                     rows.append(clip_row(pipe, p, s, f))
                     print(json.dumps({"motion_term_blend": beta, **rows[-1]}), flush=True)
         out[str(beta)] = {"summary": summarise(rows), "rows": rows}
-    return {"seeds": seeds, "prompts": ORIENTED, "fps": FPS, "min_speed": MIN_SPEED, "blends": out}
+    return {"seeds": seeds, "prompts": ORIENTED, "fps": FPS, "speed_range": [MIN_SPEED, MAX_SPEED], "blends": out}
 
 
 def main():

@@ -21,13 +21,27 @@ class MotionEvalTest(unittest.TestCase):
             self.assertAlmostEqual(M.named_speed(a["centroids"], "right", fps), -speed)
 
     def test_the_report_keeps_held_out_pairs_apart_and_takes_the_median_per_fps(self):
-        rows = [{"held_out": h, "fps": f, "speed": s, "fast_ok": s >= M.MIN_SPEED, "shape_ok": True,
-                 "facing_ok": True, "smooth_ok": True}
+        rows = [{"held_out": h, "fps": f, "speed": s, "fast_ok": s >= M.MIN_SPEED, "speed_ok": s >= M.MIN_SPEED,
+                 "shape_ok": True, "facing_ok": True, "smooth_ok": True}
                 for h, f, s in ((False, 4.0, 0.02), (False, 4.0, 0.06), (False, 4.0, 0.08), (True, 8.0, 0.05))]
         s = M.summarise(rows)
         self.assertEqual(s["seen"]["median_speed_by_fps"], {"4.0": 0.06})
         self.assertEqual((s["seen"]["fast_ok"]["k"], s["seen"]["fast_ok"]["n"]), (2, 3))
         self.assertEqual(s["held_out"]["fast_ok"]["k"], 1)
+
+    def test_the_choice_counts_a_clip_faster_than_the_world_as_wrong_and_ties_go_to_the_shipped_blend(self):
+        def rows(*speeds, shape=True):
+            return [{"fps": 8.0, "speed": v, "fast_ok": v >= M.MIN_SPEED, "speed_ok": M.MIN_SPEED <= v <= M.MAX_SPEED,
+                     "shape_ok": shape, "facing_ok": True, "smooth_ok": True} for v in speeds]
+        shipped = M.MOTION_TERM_BLEND
+        # faster everywhere, but past the world's fastest on one clip: as many in range as the shipped blend
+        res = M.choose({shipped: rows(0.02, 0.06), shipped + 0.5: rows(0.05, 0.3)})
+        self.assertEqual(res["chosen"], shipped)
+        self.assertEqual(res["candidates"][str(shipped + 0.5)]["fast"], 2)
+        self.assertEqual(M.choose({shipped: rows(0.02, 0.06), shipped + 0.5: rows(0.05, 0.1)})["chosen"], shipped + 0.5)
+        # more clips in range, but shapes broken on both: not a candidate
+        res = M.choose({shipped: rows(0.02, 0.06), shipped + 0.5: rows(0.05, 0.1, shape=False)})
+        self.assertEqual(res["chosen"], shipped)
 
     def test_selection_and_report_seeds_are_kept_apart(self):
         with self.assertRaises(ValueError):
