@@ -109,6 +109,9 @@ final class KafkaBroker {
                 "share.coordinator.state.topic.replication.factor=1",
                 "share.coordinator.state.topic.min.isr=1",
                 "group.initial.rebalance.delay.ms=0",
+                // its own controller would fence the only broker after a pause (a frozen or suspended JVM), and a
+                // transaction committing then loses the markers of its leaderless partitions for good
+                "broker.session.timeout.ms=120000",
                 "log.retention.hours=168",
                 "log.segment.bytes=67108864",
                 "message.max.bytes=10485760",
