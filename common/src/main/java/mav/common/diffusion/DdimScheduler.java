@@ -30,20 +30,23 @@ public final class DdimScheduler extends DiffusionScheduler {
         requireTimesteps();
         double aT = schedule.alphaCumprod(t);
         double aPrev = schedule.alphaCumprod(t - stepRatio);
-        float[] x0 = new float[sample.length];
-        float[] eps = new float[sample.length];
-        predict(modelOutput, sample, aT, x0, eps);
+        checkLengths(modelOutput, sample);
         double sigma = eta * Math.sqrt((1 - aPrev) / (1 - aT)) * Math.sqrt(1 - aT / aPrev);
         double cx0 = Math.sqrt(aPrev);
         double ceps = Math.sqrt(Math.max(0.0, 1 - aPrev - sigma * sigma));
+        float[] x0 = new float[sample.length];
+        // holds ε̂ of each chunk until the chunk's x_{t-1} overwrites it: one array and one pass less per step
         float[] prev = new float[sample.length];
-        for (int i = 0; i < prev.length; i++) {
-            double v = cx0 * x0[i] + ceps * eps[i];
-            if (sigma > 0) {
-                v += sigma * noise[i];
+        ElementChunks.forEach(sample.length, (from, to) -> {
+            predict(modelOutput, sample, aT, x0, prev, from, to);
+            for (int i = from; i < to; i++) {
+                double v = cx0 * x0[i] + ceps * prev[i];
+                if (sigma > 0) {
+                    v += sigma * noise[i];
+                }
+                prev[i] = (float) v;
             }
-            prev[i] = (float) v;
-        }
+        });
         return new SchedulerOutput(prev, x0);
     }
 }

@@ -74,29 +74,42 @@ abstract class DiffusionScheduler implements Scheduler {
 
     /** Fills x0 and eps from the model output at ᾱ_t. */
     protected void predict(float[] modelOutput, float[] sample, double alphaProdT, float[] x0, float[] eps) {
+        checkLengths(modelOutput, sample);
+        ElementChunks.forEach(sample.length, (from, to) -> predict(modelOutput, sample, alphaProdT, x0, eps, from, to));
+    }
+
+    protected static void checkLengths(float[] modelOutput, float[] sample) {
         if (modelOutput.length != sample.length) {
             throw new IllegalArgumentException("model output has " + modelOutput.length + " values, sample "
                     + sample.length);
         }
+    }
+
+    /** {@link #predict(float[], float[], double, float[], float[])} over [from, to): a step fuses it with its own. */
+    protected void predict(float[] modelOutput, float[] sample, double alphaProdT, float[] x0, float[] eps, int from,
+            int to) {
         double sa = Math.sqrt(alphaProdT);
         double sb = Math.sqrt(1.0 - alphaProdT);
-        for (int i = 0; i < sample.length; i++) {
+        double invSa = 1.0 / sa;
+        double invSb = 1.0 / sb;
+        boolean epsilon = predictionType == PredictionType.EPSILON;
+        for (int i = from; i < to; i++) {
             double x = sample[i];
             double m = modelOutput[i];
             double x0i;
             double epsi;
-            if (predictionType == PredictionType.EPSILON) {
+            if (epsilon) {
                 epsi = m;
-                x0i = (x - sb * m) / sa;
+                x0i = (x - sb * m) * invSa;
             } else {
                 x0i = m;
-                epsi = (x - sa * m) / sb;
+                epsi = (x - sa * m) * invSb;
             }
             if (clipSample) {
                 double c = Math.max(-clipRange, Math.min(clipRange, x0i));
                 if (c != x0i) {
                     x0i = c;
-                    epsi = (x - sa * x0i) / sb;
+                    epsi = (x - sa * x0i) * invSb;
                 }
             }
             x0[i] = (float) x0i;

@@ -28,6 +28,32 @@ class SchedulerPropertiesTest {
     }
 
     @Test
+    void aSampleOfManyChunksStepsAsItsPiecesDoAlone() {
+        DdimScheduler s = new DdimScheduler(cosine, PredictionType.EPSILON, true, 1.0, 0.5);
+        s.setTimesteps(10);
+        int n = ElementChunks.CHUNK * 3 + 123;
+        float[] x = new float[n];
+        float[] out = new float[n];
+        float[] noise = new float[n];
+        java.util.Random r = new java.util.Random(7);
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) r.nextGaussian();
+            out[i] = (float) r.nextGaussian();
+            noise[i] = (float) r.nextGaussian();
+        }
+        int t = s.timesteps()[2];
+        SchedulerOutput whole = s.step(out, t, x, noise);
+        int piece = ElementChunks.CHUNK / 2 + 1;  // pieces of one chunk each, cut off the chunks' boundaries
+        for (int from = 0; from < n; from += piece) {
+            int to = Math.min(n, from + piece);
+            SchedulerOutput part = s.step(java.util.Arrays.copyOfRange(out, from, to), t,
+                    java.util.Arrays.copyOfRange(x, from, to), java.util.Arrays.copyOfRange(noise, from, to));
+            assertArrayEquals(part.prevSample(), java.util.Arrays.copyOfRange(whole.prevSample(), from, to));
+            assertArrayEquals(part.predOriginalSample(), java.util.Arrays.copyOfRange(whole.predOriginalSample(), from, to));
+        }
+    }
+
+    @Test
     void stepRefusesToRunBeforeSetTimesteps() {
         DdimScheduler s = new DdimScheduler(cosine, PredictionType.EPSILON, false, 1.0, 0.0);
         var e = assertThrows(IllegalStateException.class, () -> s.step(new float[1], 0, new float[1], null));
