@@ -22,7 +22,7 @@ from .export import DEFAULT_SCHED
 from .losses import mixed_frame_noise
 from .schedulers import DDIMScheduler
 
-STEPS = {"prior": 25, "decoder": 50, "interpolator": 25, "sr_low": 10, "sr_high": 4}
+STEPS = {name: sched["default_steps"] for name, sched in DEFAULT_SCHED.items()}  # the manifests' steps
 
 
 def scheduler_for(manifest_sched):

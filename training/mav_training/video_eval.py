@@ -2,6 +2,8 @@
 (evaluate.py judges D^t's 16 keyframes; this judges the video).
 
   python3 -m mav_training.video_eval --select-strength       # ↑F's inbetween_strength, chosen on SELECTION_SEEDS
+  python3 -m mav_training.video_eval --select-sr sr_low --candidates checkpoints NEW   # SR weights, SELECTION_SEEDS
+  python3 -m mav_training.video_eval --select-sr-steps sr_low --step-counts 10 5 3     # SR steps, SELECTION_SEEDS
   python3 -m mav_training.video_eval --strengths 1.0 0.05    # report on REPORT_SEEDS: each setting on the same
                                                              # keyframes; --until sr_low (256², default) | sr_high
 
@@ -183,6 +185,7 @@ def measure_video(clip, want, fps, skip=SKIP):
     # SR^t_l's 4×4 space-to-depth at 256² is a period of res/64 px at the final size; at 64² there is none
     grid = grid_energy(clip, fg_r, bg, res // 64) if res >= 256 else None
     row["sharp_ratio"] = float(np.nanmean(sharp[~keys]) / max(1e-6, np.nanmean(sharp[keys])))
+    row["sharp_levels"] = float(np.nanmean(sharp))
     row["halo"] = float(hal.mean())
     row["grid_levels"] = None if grid is None else float(np.nanmean(grid))
     return row
@@ -282,6 +285,81 @@ def select_strength(pipe, seeds, steps, fps=8.0, candidates=CANDIDATE_STRENGTHS,
     return {"seeds": seeds, "prompts": SELECTION_PROMPTS,
             "table": {setting_label(*k): v for k, v in table.items()},
             "chosen": strength, "chosen_window_keyframes": window, "rows": rows}
+
+
+def choose_sr(table, candidates):
+    """The rule of select_sr over its per-candidate means."""
+    base = table[candidates[0]]
+    better = [c for c in candidates[1:] if table[c]["halo"] < base["halo"]
+              and table[c]["grid_levels"] < base["grid_levels"] and table[c]["shape_share"] >= base["shape_share"] - 0.02]
+    score = lambda c: table[c]["halo"] / max(1e-9, base["halo"]) + table[c]["grid_levels"] / max(1e-9, base["grid_levels"])
+    return min(better, key=score) if better else candidates[0]
+
+
+def choose_sr_steps(table, steps):
+    """The fewest steps whose means stay near the most steps' (the first): named shape at most 2 points lower, halo
+    and grid energy at most 10 % higher, outline sharpness at least 95 %."""
+    base = table[steps[0]]
+    ok = [n for n in steps if table[n]["shape_share"] >= base["shape_share"] - 0.02
+          and table[n]["halo"] <= 1.1 * base["halo"] and table[n]["grid_levels"] <= 1.1 * base["grid_levels"]
+          and table[n]["sharp_levels"] >= 0.95 * base["sharp_levels"]]
+    return min(ok)
+
+
+SR_MEASURES = ("shape_share", "halo", "grid_levels", "sharp_levels", "sharp_ratio", "area_ratio", "flicker")
+
+
+def compare_sr(pipe, stage, seeds, steps, settings, fps=8.0):
+    """Each setting (label → (weights, sampling steps)) upsamples the same frames of SELECTION_PROMPTS with the same
+    noise at `stage`, measured at its output's size; returns the rows and the per-setting means."""
+    upsample = {"sr_low": pipe.sr_low, "sr_high": pipe.sr_high}[stage]
+    rows = []
+    with torch.no_grad():
+        for prompt in SELECTION_PROMPTS:
+            want = W.caption_attributes(prompt)
+            for seed in E.check_seeds(seeds, "selection"):
+                emb, keys, state = keyframes_for(pipe, prompt, seed, fps, steps)
+                gen = torch.Generator()
+                gen.set_state(state)
+                x = pipe.interpolate(keys, emb, gen, fps, SKIP, steps["interpolator"], pipe.inbetween_strength)
+                if stage == "sr_high":
+                    x = pipe.sr_low(x, gen, steps["sr_low"])
+                state = gen.get_state()
+                for label, (model, n) in settings.items():
+                    pipe.m[stage] = model
+                    gen.set_state(state)
+                    t0 = time.time()
+                    row = measure_video(upsample(x, gen, n)[0].numpy(), want, fps)
+                    small = {k: row[k] for k in SR_MEASURES}
+                    small.update(prompt=prompt, seed=seed, setting=label, seconds=round(time.time() - t0, 1))
+                    rows.append(small)
+                    print(json.dumps(small), flush=True)
+    table = {label: {k: round(float(np.mean([r[k] for r in rows if r["setting"] == label])), 4)
+                     for k in SR_MEASURES + ("seconds",)} for label in settings}
+    return rows, table
+
+
+def select_sr(pipe, stage, seeds, steps, candidates, fps=8.0):
+    """An SR model's weights: each candidate (a checkpoints directory; its `stage` checkpoint, else the exported
+    model) at the stage's default steps. A candidate beats the first (the shipped weights) only if its halo and its
+    grid energy are both lower and its named-shape share is at most 2 points lower; of those that do, the lowest
+    halo + grid relative to the first's wins."""
+    from .checkpoints import load_ema
+    from .recipe import make_sr_high, make_sr_low
+    make = {"sr_low": make_sr_low, "sr_high": make_sr_high}[stage]
+    settings = {c: (load_ema(c, stage, make()), steps[stage]) for c in candidates}
+    rows, table = compare_sr(pipe, stage, seeds, steps, settings, fps)
+    return {"stage": stage, "seeds": list(seeds), "prompts": SELECTION_PROMPTS, "candidates": list(candidates),
+            "table": table, "chosen": choose_sr(table, candidates), "rows": rows}
+
+
+def select_sr_steps(pipe, stage, seeds, steps, counts, fps=8.0):
+    """An SR model's sampling steps (`counts`, the most first) on the pipeline's weights; choose_sr_steps decides."""
+    counts = sorted(counts, reverse=True)
+    settings = {n: (pipe.m[stage], n) for n in counts}
+    rows, table = compare_sr(pipe, stage, seeds, steps, settings, fps)
+    return {"stage": stage, "seeds": list(seeds), "prompts": SELECTION_PROMPTS, "steps": counts, "table": table,
+            "chosen": choose_sr_steps(table, counts), "rows": rows}
 
 
 def report(pipe, seeds, strengths, until, steps, fps=8.0, sheet_path=None, prompts=VIDEO_PROMPTS, log=None,
@@ -388,6 +466,13 @@ def main():
     p.add_argument("--until", default="sr_low", choices=["interpolator", "sr_low", "sr_high"])
     p.add_argument("--windows", type=int, nargs="+", default=None,
                    help="↑F keyframes per window to compare (0: the whole clip; default: the manifest's)")
+    p.add_argument("--select-sr", choices=["sr_low", "sr_high"], default=None,
+                   help="compare an SR model's weights (--candidates, the shipped first) on selection seeds")
+    p.add_argument("--candidates", nargs="+", default=None, metavar="DIR",
+                   help="checkpoints directories; one without the stage's checkpoint stands for the exported model")
+    p.add_argument("--select-sr-steps", choices=["sr_low", "sr_high"], default=None,
+                   help="compare an SR model's sampling steps (--step-counts, the most first) on selection seeds")
+    p.add_argument("--step-counts", type=int, nargs="+", default=None)
     p.add_argument("--fps", type=float, default=8.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--prompts", nargs="+", default=VIDEO_PROMPTS, help="a subset of VIDEO_PROMPTS")
@@ -412,6 +497,18 @@ def main():
         with open(os.path.join(a.checkpoints, "strength_selection.json"), "w") as f:
             json.dump(res, f, indent=1)
         print(json.dumps({k: res[k] for k in ("table", "chosen", "chosen_window_keyframes")}, indent=1))
+        return
+    if a.select_sr:
+        res = select_sr(pipe, a.select_sr, E.SELECTION_SEEDS[:a.seeds], dict(STEPS), a.candidates, a.fps)
+        with open(os.path.join(a.checkpoints, a.select_sr + "_selection.json"), "w") as f:
+            json.dump(res, f, indent=1)
+        print(json.dumps({k: res[k] for k in ("table", "chosen")}, indent=1))
+        return
+    if a.select_sr_steps:
+        res = select_sr_steps(pipe, a.select_sr_steps, E.SELECTION_SEEDS[:a.seeds], dict(STEPS), a.step_counts, a.fps)
+        with open(os.path.join(a.checkpoints, a.select_sr_steps + "_steps_selection.json"), "w") as f:
+            json.dump(res, f, indent=1)
+        print(json.dumps({k: res[k] for k in ("table", "chosen")}, indent=1))
         return
     strengths = a.strengths or [pipe.inbetween_strength]
     t0 = time.time()

@@ -67,6 +67,23 @@ class VideoEvalTest(unittest.TestCase):
             E.check_seeds([E.REPORT_SEEDS[0]], "selection")
         self.assertEqual(E.check_seeds(E.REPORT_SEEDS[:2], "report"), list(E.REPORT_SEEDS[:2]))
 
+    def test_new_sr_weights_ship_only_with_less_halo_and_grid_and_the_shape_kept(self):
+        row = lambda shape, halo, grid: {"shape_share": shape, "halo": halo, "grid_levels": grid}
+        shipped = row(1.0, 0.01, 0.2)
+        self.assertEqual(V.choose_sr({"old": shipped, "new": row(0.99, 0.005, 0.1)}, ["old", "new"]), "new")
+        self.assertEqual(V.choose_sr({"old": shipped, "new": row(0.97, 0.005, 0.1)}, ["old", "new"]), "old")
+        self.assertEqual(V.choose_sr({"old": shipped, "new": row(1.0, 0.005, 0.3)}, ["old", "new"]), "old")
+        table = {"old": shipped, "a": row(1.0, 0.008, 0.19), "b": row(1.0, 0.004, 0.15)}
+        self.assertEqual(V.choose_sr(table, ["old", "a", "b"]), "b")
+
+    def test_fewer_sr_steps_only_while_the_video_stays_as_good(self):
+        row = lambda shape, halo, grid, sharp: {"shape_share": shape, "halo": halo, "grid_levels": grid,
+                                                "sharp_levels": sharp}
+        table = {10: row(1.0, 0.01, 0.2, 40), 5: row(0.99, 0.0105, 0.21, 39), 3: row(1.0, 0.02, 0.2, 40)}
+        self.assertEqual(V.choose_sr_steps(table, [10, 5, 3]), 5)
+        table[5] = row(1.0, 0.01, 0.2, 36)  # softer outlines
+        self.assertEqual(V.choose_sr_steps(table, [10, 5, 3]), 10)
+
 
 if __name__ == "__main__":
     unittest.main()
