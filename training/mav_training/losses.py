@@ -95,28 +95,7 @@ def foreground_weight(imgs, decoys, scenes, weight):
     return w / w.mean((2, 3), keepdim=True)
 
 
-def gaussian_blur(x, sigma):
-    """x [..., h, w] blurred by a separable Gaussian of std `sigma` pixels (radius ⌈2σ⌉, edges replicated)."""
-    if sigma <= 0:
-        return x
-    r = max(1, math.ceil(2 * sigma))
-    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype) / sigma) ** 2)
-    k = k / k.sum()
-    shape = x.shape
-    y = x.reshape(-1, 1, shape[-2], shape[-1])
-    y = torch.nn.functional.conv2d(torch.nn.functional.pad(y, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
-    y = torch.nn.functional.conv2d(torch.nn.functional.pad(y, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
-    return y.reshape(shape)
-
-
-def augmented(low_res, gen, blur=0.0):
-    """Conditioning augmentation of the SR models: Gaussian noise of std 0.05·U(0, 1), one level per sample, and,
-    when `blur` > 0, half the samples blurred with σ ~ U(0, blur) low-res pixels first. Why the blur: the chain hands
-    SR frames that are softer than the renders it trains on (DALL-E 2 blurs its first upsampler's input likewise)."""
+def augmented(low_res, gen):
+    """Conditioning augmentation of the SR models: Gaussian noise of std 0.05·U(0, 1), one level per sample."""
     noise = torch.randn(low_res.shape, generator=gen)  # drawn before the levels, as the stages always have
-    levels = 0.05 * torch.rand((low_res.shape[0],) + (1,) * (low_res.ndim - 1), generator=gen)
-    if blur > 0:
-        sigmas = blur * torch.rand(low_res.shape[0], generator=gen)
-        sigmas[torch.rand(low_res.shape[0], generator=gen) < 0.5] = 0.0
-        low_res = torch.stack([gaussian_blur(x, float(s)) for x, s in zip(low_res, sigmas)])
-    return low_res + noise * levels
+    return low_res + noise * 0.05 * torch.rand((low_res.shape[0],) + (1,) * (low_res.ndim - 1), generator=gen)

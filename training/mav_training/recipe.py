@@ -34,8 +34,8 @@ DATA = {
                "t >= 500 noised from its middle frame held still), the frame-to-frame part of the error weighted 5x; "
                "only the temporal layers and the fps embedding train, the spatial layers stay D's",
     "interpolator": "unlabelled clips, 4 keyframes, frame skip 2-5, fps = keyframe fps × skip; init from D^t",
-    "sr_low": "6-frame clips rendered at 64 and 256 px, random 64×64 crops of the 256 frames, low_res noise and blur aug",
-    "sr_high": "single frames rendered at 256 and 768 px, random 96×96 crops, low_res noise and blur aug",
+    "sr_low": "6-frame clips rendered at 64 and 256 px, random 64×64 crops of the 256 frames, low_res noise aug",
+    "sr_high": "single frames rendered at 256 and 768 px, random 96×96 crops, low_res noise aug",
 }
 COMMAND = "cd training && python3 -m mav_training.train --stage all"  # each manifest's training.command
 
@@ -47,8 +47,6 @@ GENERATIVE_T_POWER = 2.0
 FRAME_NOISE_CORRELATION = 0.5
 # samplers of D^t start from more shared frame noise than it trained on: fewer clips jump or split between keyframes
 SAMPLING_FRAME_NOISE_CORRELATION = 0.9
-# the SR models' largest blur of their low_res condition, in low-res pixels (losses.augmented)
-SR_CONDITION_BLUR = {"sr_low": 1.0, "sr_high": 1.5}
 # export and sampling move D^t's temporal convolutions (and motion terms) this far from the identity: shape vs coherence
 TEMPORAL_CONV_BLEND = 0.5
 # and D^t's motion terms this far from zero: how far sampled clips move (chosen on selection seeds: evaluate --select-motion)

@@ -31,27 +31,6 @@ class MixedFrameNoiseTest(unittest.TestCase):
         self.assertEqual(S.InterpolatorStage.frame_correlation, 0.0)
 
 
-class ConditionAugmentationTest(unittest.TestCase):
-    def test_blur_is_a_normalised_separable_gaussian_that_keeps_flat_images(self):
-        x = torch.zeros(2, 3, 4, 9, 9)
-        x[..., 4, 4] = 1.0
-        y = L.gaussian_blur(x, 1.0)
-        g = torch.exp(-0.5 * torch.arange(-2.0, 3.0) ** 2)
-        g = g / g.sum()
-        torch.testing.assert_close(y[0, 0, 0, 2:7, 2:7], g[:, None] * g[None, :])
-        flat = torch.full((1, 3, 8, 8), 0.3)
-        torch.testing.assert_close(L.gaussian_blur(flat, 0.7), flat)
-        self.assertIs(L.gaussian_blur(x, 0.0), x)
-
-    def test_blur_softens_some_conditions_and_leaves_others_sharp(self):
-        lo = torch.zeros(16, 3, 2, 16, 16)
-        lo[..., 8:, :] = 1.0  # a sharp edge
-        out = L.augmented(lo, torch.Generator().manual_seed(0), blur=1.0)
-        edge = (out[:, :, :, 7, :] - lo[:, :, :, 7, :]).abs().mean((1, 2, 3))  # the row next to the edge
-        self.assertGreater(int((edge > 0.1).sum()), 0)   # blurred: the edge spreads into row 7
-        self.assertGreater(int((edge < 0.05).sum()), 0)  # not blurred: only the noise (std ≤ 0.05)
-
-
 class VideoFineTuningTest(unittest.TestCase):
     def test_video_decoder_trains_only_temporal_layers_and_fps_and_keeps_every_spatial_weight(self):
         stage = D.DecoderVideoStage.__new__(D.DecoderVideoStage)

@@ -1,7 +1,7 @@
 """SR_h: 256² → 768² per frame, trained on 96×96 crops of 768-px renders with their 256-px twins."""
 from ..data import frame_crops
 from ..losses import augmented, diffusion_loss
-from ..recipe import SR_CONDITION_BLUR, make_sr_high
+from ..recipe import make_sr_high
 from .base import Stage
 
 
@@ -17,4 +17,4 @@ class SrHighStage(Stage):
 
     def loss(self, batch):
         hi, lo = batch
-        return diffusion_loss(self.model, hi, self.gen, cond=augmented(lo, self.gen, SR_CONDITION_BLUR[self.name]))
+        return diffusion_loss(self.model, hi, self.gen, cond=augmented(lo, self.gen))

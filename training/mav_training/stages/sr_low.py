@@ -1,7 +1,7 @@
 """SR^t_l: 64² → 256² clips, trained on 64×64 crops of 256-px clips rendered with their 64-px twins."""
 from ..data import clip_crops
 from ..losses import augmented, diffusion_loss
-from ..recipe import SR_CONDITION_BLUR, make_sr_low
+from ..recipe import make_sr_low
 from .base import Stage
 
 
@@ -19,4 +19,4 @@ class SrLowStage(Stage):
 
     def loss(self, batch):
         hi, lo = batch
-        return diffusion_loss(self.model, hi, self.gen, cond=augmented(lo, self.gen, SR_CONDITION_BLUR[self.name]))
+        return diffusion_loss(self.model, hi, self.gen, cond=augmented(lo, self.gen))
