@@ -5,6 +5,7 @@ import io.smallrye.config.WithDefault;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import mav.common.store.S3Settings;
 
 /**
  * The gateway's settings under {@code mav.*} (the stages' names for topics and S3, so one environment serves all);
@@ -21,19 +22,8 @@ public interface GatewayConfig {
 
     Gateway gateway();
 
-    interface S3 {
-        @WithDefault("http://localhost:9000")
-        String endpoint();
-
-        @WithDefault("minioadmin")
-        String accessKey();
-
-        @WithDefault("minioadmin")
-        String secretKey();
-
-        @WithDefault("mav")
-        String bucket();
-
+    /** The stages' {@code mav.s3.*}, and where clients reach the store. */
+    interface S3 extends S3Settings {
         /** Host that clients reach S3 at, for presigned URLs; the endpoint above when absent. */
         Optional<String> presignEndpoint();
     }

@@ -41,7 +41,7 @@ public class ObjectStore {
         client = client(s3.endpoint(), s3);
         // a presigned URL is signed for the host it names: sign for the one clients reach
         presigner = s3.presignEndpoint().map(ep -> client(ep, s3)).orElse(client);
-        blobs = BlobStore.connect(s3.endpoint(), s3.accessKey(), s3.secretKey(), s3.bucket());
+        blobs = BlobStore.connect(s3);
     }
 
     private static MinioClient client(String endpoint, GatewayConfig.S3 s3) {

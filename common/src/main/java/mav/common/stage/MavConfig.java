@@ -2,6 +2,7 @@ package mav.common.stage;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import mav.common.store.S3Settings;
 
 /**
  * Settings every stage service shares, under {@code mav.*}; each can be set from the environment, e.g.
@@ -53,25 +54,11 @@ public interface MavConfig {
     @WithDefault("1000")
     long batchWaitMs();
 
-    S3 s3();
+    S3Settings s3();
 
     Models models();
 
     Ort ort();
-
-    interface S3 {
-        @WithDefault("http://localhost:9000")
-        String endpoint();
-
-        @WithDefault("minioadmin")
-        String accessKey();
-
-        @WithDefault("minioadmin")
-        String secretKey();
-
-        @WithDefault("mav")
-        String bucket();
-    }
 
     interface Models {
         /** Root of the model repository, {@code <model>/<version>/model.onnx}. */

@@ -135,8 +135,7 @@ public class StageRunner {
         Config mp = ConfigProvider.getConfig();
         outTopic = config.outputTopic();
         statusTopic = config.topicPrefix() + "status";
-        store = BlobStore.connect(config.s3().endpoint(), config.s3().accessKey(), config.s3().secretKey(),
-                config.s3().bucket());
+        store = BlobStore.connect(config.s3());
         metrics = new StageMetrics(registry, stage.name().id());
         deadLetters = new DeadLetters(config.topicPrefix() + "dead-letter", stage.name().id(), config.maxRecordBytes());
         publisher = new TransactionalPublisher(TransactionalPublisher.kafka(producerSettings(mp),

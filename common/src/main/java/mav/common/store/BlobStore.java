@@ -32,6 +32,10 @@ public final class BlobStore {
         this.bucket = bucket;
     }
 
+    public static BlobStore connect(S3Settings s3) {
+        return connect(s3.endpoint(), s3.accessKey(), s3.secretKey(), s3.bucket());
+    }
+
     public static BlobStore connect(String endpoint, String accessKey, String secretKey, String bucket) {
         MinioClient client = client(endpoint, accessKey, secretKey);
         // a frozen server must not hold a job's call forever: the job's retries and deadline take over instead
