@@ -103,7 +103,8 @@ def write_parity(name, example, outputs, version_dir, fixtures_root):
         json.dump(index, f, indent=1)
 
 
-# default steps: a default 76-frame 768² job fits the 3-minute budget on 2 cores (per-step times in the training log)
+# default steps: a default 76-frame 768² job fits the 3-minute budget on 2 cores (per-step times in the training log);
+# SR's are the fewest that keep the chain's frames as they are at more (video_eval --select-sr-steps, models.md §9)
 # the prior's guidance is its own, 1: guided past 1 its embeddings leave those of real images (docs/models.md §8)
 # the decoder's default guidance is 2: at 3 held-out shape fell below its target (docs/training-log.md)
 DEFAULT_SCHED = {
@@ -114,9 +115,9 @@ DEFAULT_SCHED = {
     "interpolator": dict(beta_schedule="squaredcos_cap_v2", prediction_type="epsilon", clip_sample=True,
                          clip_sample_range=1.0, default_steps=25, default_guidance_scale=1.0),
     "sr_low": dict(beta_schedule="squaredcos_cap_v2", prediction_type="epsilon", clip_sample=True,
-                   clip_sample_range=1.0, default_steps=10, default_guidance_scale=1.0),
+                   clip_sample_range=1.0, default_steps=5, default_guidance_scale=1.0),
     "sr_high": dict(beta_schedule="squaredcos_cap_v2", prediction_type="epsilon", clip_sample=True,
-                    clip_sample_range=1.0, default_steps=4, default_guidance_scale=1.0),
+                    clip_sample_range=1.0, default_steps=2, default_guidance_scale=1.0),
 }
 
 

@@ -298,9 +298,10 @@ def choose_sr(table, candidates):
 
 def choose_sr_steps(table, steps):
     """The fewest steps whose means stay near the most steps' (the first): named shape at most 2 points lower, halo
-    and grid energy at most 10 % higher, outline sharpness at least 95 %."""
+    and grid energy at most 10 % higher, outline sharpness at least 95 %. Never 1: leading spacing puts a single
+    step at t = 0, which hands the model pure noise labelled clean, outside what it trained on, however it measures."""
     base = table[steps[0]]
-    ok = [n for n in steps if table[n]["shape_share"] >= base["shape_share"] - 0.02
+    ok = [n for n in steps if n >= 2 and table[n]["shape_share"] >= base["shape_share"] - 0.02
           and table[n]["halo"] <= 1.1 * base["halo"] and table[n]["grid_levels"] <= 1.1 * base["grid_levels"]
           and table[n]["sharp_levels"] >= 0.95 * base["sharp_levels"]]
     return min(ok)
@@ -396,15 +397,31 @@ def report(pipe, seeds, strengths, until, steps, fps=8.0, sheet_path=None, promp
             "rows": rows}
 
 
+def object_crop(clip, size):
+    """The size² window of clip [3, F, R, R] centred on the first frame's object (pixels off the border's colour)."""
+    r = clip.shape[-1]
+    border = np.concatenate([clip[:, 0, 0], clip[:, 0, -1], clip[:, 0, :, 0], clip[:, 0, :, -1]], axis=1)
+    off = np.abs(clip[:, 0] - np.median(border, axis=1)[:, None, None]).sum(0) > 0.3
+    ys, xs = np.nonzero(off) if off.any() else ([r // 2], [r // 2])
+    y0 = int(np.clip(np.mean(ys) - size / 2, 0, r - size))
+    x0 = int(np.clip(np.mean(xs) - size / 2, 0, r - size))
+    return clip[:, :, y0:y0 + size, x0:x0 + size]
+
+
 def write_sheet(sheet, path):
     """Frames 0-10 side by side (keyframes 0, 5, 10 among them), one row per prompt and strength in the order
-    measured, at 128 px."""
+    measured: at 128 px, or above 256² the half of the frame around the object at 192 px (768²: 384² at half its
+    pixels), so the edges show."""
     from PIL import Image
     from .sample import to_uint8
     lines = []
     for clip in sheet:
-        small = downsample(clip, max(1, clip.shape[-1] // 128)) if clip.shape[-1] > 128 else \
-            np.kron(clip, np.ones((1, 1, 128 // clip.shape[-1], 128 // clip.shape[-1]), dtype=clip.dtype))
+        if clip.shape[-1] > 256:
+            small = downsample(object_crop(clip, clip.shape[-1] // 2), clip.shape[-1] // 384)
+        elif clip.shape[-1] > 128:
+            small = downsample(clip, clip.shape[-1] // 128)
+        else:
+            small = np.kron(clip, np.ones((1, 1, 128 // clip.shape[-1], 128 // clip.shape[-1]), dtype=clip.dtype))
         frames = to_uint8(torch.from_numpy(small)[None])
         lines.append(np.concatenate([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255) for t in frames], 1))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -448,7 +465,7 @@ def markdown(res):
             ("speed_fw_per_s", "speed, frame-widths/s (world: 0.05–0.12)", "num"),
             ("halo", f"halo: share of pixels near the outline > {HALO_OFF} off every background–object blend",
              "permille"),
-            ("grid_levels", "background texture at SR^t_l's 4-px period (256²), RMS 8-bit levels", "num"),
+            ("grid_levels", "background texture at SR^t_l's 4-px grid (4 px at 256², 12 at 768²), RMS 8-bit levels", "num"),
             ("flicker", "background flicker, std of the border mean over frames, 8-bit levels", "num")]:
         cells = [cell(res["summary"][s][g], k, kind) for s in strengths for g in ("seen_pairs", "held_out_pairs")]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -473,6 +490,8 @@ def main():
     p.add_argument("--select-sr-steps", choices=["sr_low", "sr_high"], default=None,
                    help="compare an SR model's sampling steps (--step-counts, the most first) on selection seeds")
     p.add_argument("--step-counts", type=int, nargs="+", default=None)
+    p.add_argument("--steps", nargs="+", default=[], metavar="MODEL=N",
+                   help="sampling steps other than the manifests' defaults, e.g. sr_low=10 (the weights shipped before)")
     p.add_argument("--fps", type=float, default=8.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--prompts", nargs="+", default=VIDEO_PROMPTS, help="a subset of VIDEO_PROMPTS")
@@ -489,23 +508,29 @@ def main():
         print(markdown(res))
         return
     from .sample import STEPS, Pipeline
+    steps = dict(STEPS)
+    for override in a.steps:
+        name, n = override.split("=")
+        if name not in steps:
+            raise SystemExit(f"--steps {override}: no model {name!r} (models: {', '.join(steps)})")
+        steps[name] = int(n)
     pipe = Pipeline(a.checkpoints)
     os.makedirs(a.checkpoints, exist_ok=True)
     windows = tuple(a.windows) if a.windows else (None,)
     if a.select_strength:
-        res = select_strength(pipe, E.SELECTION_SEEDS[:a.seeds], dict(STEPS), a.fps, windows=windows)
+        res = select_strength(pipe, E.SELECTION_SEEDS[:a.seeds], steps, a.fps, windows=windows)
         with open(os.path.join(a.checkpoints, "strength_selection.json"), "w") as f:
             json.dump(res, f, indent=1)
         print(json.dumps({k: res[k] for k in ("table", "chosen", "chosen_window_keyframes")}, indent=1))
         return
     if a.select_sr:
-        res = select_sr(pipe, a.select_sr, E.SELECTION_SEEDS[:a.seeds], dict(STEPS), a.candidates, a.fps)
+        res = select_sr(pipe, a.select_sr, E.SELECTION_SEEDS[:a.seeds], steps, a.candidates, a.fps)
         with open(os.path.join(a.checkpoints, a.select_sr + "_selection.json"), "w") as f:
             json.dump(res, f, indent=1)
         print(json.dumps({k: res[k] for k in ("table", "chosen")}, indent=1))
         return
     if a.select_sr_steps:
-        res = select_sr_steps(pipe, a.select_sr_steps, E.SELECTION_SEEDS[:a.seeds], dict(STEPS), a.step_counts, a.fps)
+        res = select_sr_steps(pipe, a.select_sr_steps, E.SELECTION_SEEDS[:a.seeds], steps, a.step_counts, a.fps)
         with open(os.path.join(a.checkpoints, a.select_sr_steps + "_steps_selection.json"), "w") as f:
             json.dump(res, f, indent=1)
         print(json.dumps({k: res[k] for k in ("table", "chosen")}, indent=1))
@@ -515,7 +540,7 @@ def main():
     unknown = [q for q in a.prompts if q not in VIDEO_PROMPTS]
     if unknown:
         raise SystemExit(f"not in VIDEO_PROMPTS: {unknown}")
-    res = report(pipe, E.REPORT_SEEDS[:a.seeds], strengths, a.until, dict(STEPS), a.fps, a.sheet or None, a.prompts,
+    res = report(pipe, E.REPORT_SEEDS[:a.seeds], strengths, a.until, steps, a.fps, a.sheet or None, a.prompts,
                  os.path.join(a.checkpoints, a.tag + ".jsonl"), windows)
     res["minutes"] = round((time.time() - t0) / 60, 1)
     with open(os.path.join(a.checkpoints, a.tag + ".json"), "w") as f:

@@ -83,6 +83,15 @@ class VideoEvalTest(unittest.TestCase):
         self.assertEqual(V.choose_sr_steps(table, [10, 5, 3]), 5)
         table[5] = row(1.0, 0.01, 0.2, 36)  # softer outlines
         self.assertEqual(V.choose_sr_steps(table, [10, 5, 3]), 10)
+        table = {4: row(1.0, 0.01, 0.2, 40), 2: row(1.0, 0.01, 0.2, 40), 1: row(1.0, 0.01, 0.2, 40)}
+        self.assertEqual(V.choose_sr_steps(table, [4, 2, 1]), 2)  # one step would run at t = 0 on pure noise
+
+    def test_the_sheet_crop_follows_the_object(self):
+        clip, _ = video(512, frames=2, center=(0.75, 0.3), shape="square")
+        crop = V.object_crop(clip, 192)
+        self.assertEqual(crop.shape, (3, 2, 192, 192))
+        centre = V.object_crop(clip, 64)  # small enough to lie inside the square
+        self.assertLess(np.abs(centre[:, 0] - W.unit_rgb(W.COLOURS["red"])[:, None, None]).max(), 0.05)
 
 
 if __name__ == "__main__":
