@@ -517,23 +517,21 @@ def main():
     pipe = Pipeline(a.checkpoints)
     os.makedirs(a.checkpoints, exist_ok=True)
     windows = tuple(a.windows) if a.windows else (None,)
+    selection = None
+    seeds = E.SELECTION_SEEDS[:a.seeds]
     if a.select_strength:
-        res = select_strength(pipe, E.SELECTION_SEEDS[:a.seeds], steps, a.fps, windows=windows)
-        with open(os.path.join(a.checkpoints, "strength_selection.json"), "w") as f:
+        selection = "strength", select_strength(pipe, seeds, steps, a.fps, windows=windows)
+    elif a.select_sr:
+        selection = a.select_sr, select_sr(pipe, a.select_sr, seeds, steps, a.candidates, a.fps)
+    elif a.select_sr_steps:
+        selection = a.select_sr_steps + "_steps", select_sr_steps(pipe, a.select_sr_steps, seeds, steps, a.step_counts,
+                                                                  a.fps)
+    if selection:
+        name, res = selection
+        with open(os.path.join(a.checkpoints, name + "_selection.json"), "w") as f:
             json.dump(res, f, indent=1)
-        print(json.dumps({k: res[k] for k in ("table", "chosen", "chosen_window_keyframes")}, indent=1))
-        return
-    if a.select_sr:
-        res = select_sr(pipe, a.select_sr, E.SELECTION_SEEDS[:a.seeds], steps, a.candidates, a.fps)
-        with open(os.path.join(a.checkpoints, a.select_sr + "_selection.json"), "w") as f:
-            json.dump(res, f, indent=1)
-        print(json.dumps({k: res[k] for k in ("table", "chosen")}, indent=1))
-        return
-    if a.select_sr_steps:
-        res = select_sr_steps(pipe, a.select_sr_steps, E.SELECTION_SEEDS[:a.seeds], steps, a.step_counts, a.fps)
-        with open(os.path.join(a.checkpoints, a.select_sr_steps + "_steps_selection.json"), "w") as f:
-            json.dump(res, f, indent=1)
-        print(json.dumps({k: res[k] for k in ("table", "chosen")}, indent=1))
+        print(json.dumps({k: v for k, v in res.items() if k in ("table", "chosen", "chosen_window_keyframes")},
+                         indent=1))
         return
     strengths = a.strengths or [pipe.inbetween_strength]
     t0 = time.time()
