@@ -290,10 +290,10 @@ def select_strength(pipe, seeds, steps, fps=8.0, candidates=CANDIDATE_STRENGTHS,
 def choose_sr(table, candidates):
     """The rule of select_sr over its per-candidate means."""
     base = table[candidates[0]]
-    better = [c for c in candidates[1:] if table[c]["halo"] < base["halo"]
-              and table[c]["grid_levels"] < base["grid_levels"] and table[c]["shape_share"] >= base["shape_share"] - 0.02]
-    score = lambda c: table[c]["halo"] / max(1e-9, base["halo"]) + table[c]["grid_levels"] / max(1e-9, base["grid_levels"])
-    return min(better, key=score) if better else candidates[0]
+    better = [c for c in candidates[1:] if table[c]["halo"] < base["halo"] and table[c]["grid_levels"] <
+              base["grid_levels"] and table[c]["shape_share"] >= base["shape_share"] - 0.02]
+    relative = lambda c, k: table[c][k] / max(1e-9, base[k])
+    return min(better, key=lambda c: relative(c, "halo") + relative(c, "grid_levels")) if better else candidates[0]
 
 
 def choose_sr_steps(table, steps):
@@ -465,7 +465,8 @@ def markdown(res):
             ("speed_fw_per_s", "speed, frame-widths/s (world: 0.05–0.12)", "num"),
             ("halo", f"halo: share of pixels near the outline > {HALO_OFF} off every background–object blend",
              "permille"),
-            ("grid_levels", "background texture at SR^t_l's 4-px grid (4 px at 256², 12 at 768²), RMS 8-bit levels", "num"),
+            ("grid_levels", "background texture at SR^t_l's 4-px grid (4 px at 256², 12 at 768²), RMS 8-bit levels",
+             "num"),
             ("flicker", "background flicker, std of the border mean over frames, 8-bit levels", "num")]:
         cells = [cell(res["summary"][s][g], k, kind) for s in strengths for g in ("seen_pairs", "held_out_pairs")]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -491,7 +492,7 @@ def main():
                    help="compare an SR model's sampling steps (--step-counts, the most first) on selection seeds")
     p.add_argument("--step-counts", type=int, nargs="+", default=None)
     p.add_argument("--steps", nargs="+", default=[], metavar="MODEL=N",
-                   help="sampling steps other than the manifests' defaults, e.g. sr_low=10 (the weights shipped before)")
+                   help="sampling steps other than the manifests' defaults, e.g. sr_low=10 (the steps shipped before)")
     p.add_argument("--fps", type=float, default=8.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--prompts", nargs="+", default=VIDEO_PROMPTS, help="a subset of VIDEO_PROMPTS")
