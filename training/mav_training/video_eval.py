@@ -314,7 +314,7 @@ def compare_sr(pipe, stage, seeds, steps, settings, fps=8.0):
     """Each setting (label → (weights, sampling steps)) upsamples the same frames of SELECTION_PROMPTS with the same
     noise at `stage`, measured at its output's size; returns the rows and the per-setting means."""
     upsample = {"sr_low": pipe.sr_low, "sr_high": pipe.sr_high}[stage]
-    rows = []
+    shipped, rows = pipe.m[stage], []
     with torch.no_grad():
         for prompt in SELECTION_PROMPTS:
             want = W.caption_attributes(prompt)
@@ -335,6 +335,7 @@ def compare_sr(pipe, stage, seeds, steps, settings, fps=8.0):
                     small.update(prompt=prompt, seed=seed, setting=label, seconds=round(time.time() - t0, 1))
                     rows.append(small)
                     print(json.dumps(small), flush=True)
+    pipe.m[stage] = shipped  # the pipeline leaves with the weights it came with
     table = {label: {k: round(float(np.mean([r[k] for r in rows if r["setting"] == label])), 4)
                      for k in SR_MEASURES + ("seconds",)} for label in settings}
     return rows, table
