@@ -54,6 +54,13 @@ def _loop(model_fn, sched, timesteps, x, progress):
     return x
 
 
+def guided_at(t, scale, min_timestep):
+    """Classifier-free guidance applies at this step: a scale other than 1, and t inside the guidance interval
+    [min_timestep, T) (guidance only at high noise, Kynkäänniemi et al. 2024): low-noise guided steps steepen the
+    decoder's edges into a complementary-colour rim, the halo SR then magnifies (docs/models.md §9)."""
+    return scale != 1.0 and t >= min_timestep
+
+
 def keyframe_blend(keys, skip):
     """[b, c, k, h, w] → [b, c, (k − 1)·skip + 1, h, w]: the keyframes in their slots, each frame between two of
     them their linear blend (Java's FrameInterpolator.keyframeBlend)."""
@@ -141,17 +148,23 @@ class Pipeline:
         return torch.nn.functional.normalize(best, dim=-1)
 
     @torch.no_grad()
-    def keyframes(self, emb, gen, fps=8.0, guidance=None, steps=STEPS["decoder"], frames=16):
+    def keyframes(self, emb, gen, fps=8.0, guidance=None, steps=STEPS["decoder"], frames=16, guidance_from=None):
         """Guidance: the decoder manifest's `default_guidance_scale` unless given, as a request without
-        guidanceScale gets in Java."""
+        guidanceScale gets in Java, at timesteps ≥ `guidance_from` only (the manifest's `guidance_min_timestep`
+        unless given); below it the conditional prediction alone, one batch item (Java's SchedulerConfig.guidedAt)."""
         t0 = time.time()
+        sched = self.sched["decoder"]
         if guidance is None:
-            guidance = self.sched["decoder"]["default_guidance_scale"]
+            guidance = sched["default_guidance_scale"]
+        if guidance_from is None:
+            guidance_from = sched.get("guidance_min_timestep", 0)
         dec = self.m["decoder"]
         e2 = torch.cat([emb, torch.zeros_like(emb)])
         f2 = torch.full((2,), float(fps))
 
         def fn(x, t):
+            if not guided_at(t, guidance, guidance_from):
+                return dec(x, torch.full((1,), t), image_embed=emb, fps=f2[:1])
             out = dec(torch.cat([x, x]), torch.full((2,), t), image_embed=e2, fps=f2)
             return out[1:] + guidance * (out[:1] - out[1:])
         x = mixed_frame_noise(torch.randn(1, 3, frames, 64, 64, generator=gen),

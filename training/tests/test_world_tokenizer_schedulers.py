@@ -180,5 +180,14 @@ class SchedulerTest(unittest.TestCase):
         self.assertTrue(torch.equal(a, b))
 
 
+class GuidanceIntervalTest(unittest.TestCase):
+    def test_guidance_runs_from_the_intervals_lower_timestep_up_and_never_at_scale_one(self):
+        from mav_training.sample import guided_at
+        self.assertTrue(guided_at(0, 2.0, 0))
+        self.assertFalse(guided_at(280, 2.0, 300))
+        self.assertTrue(guided_at(300, 2.0, 300))
+        self.assertFalse(guided_at(980, 1.0, 0))
+
+
 if __name__ == "__main__":
     unittest.main()

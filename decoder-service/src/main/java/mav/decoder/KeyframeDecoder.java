@@ -4,6 +4,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import java.util.Map;
 import mav.common.diffusion.ClassifierFreeGuidance;
 import mav.common.diffusion.FrameNoise;
+import mav.common.diffusion.SchedulerConfig;
 import mav.common.event.PromptRequest;
 import mav.common.event.StageEvent;
 import mav.common.event.StageName;
@@ -18,7 +19,7 @@ import mav.common.tensor.Tensors;
 /**
  * D^t: the spatiotemporal decoder turns one CLIP image embedding into 16 keyframes at 64×64, conditioned on the
  * requested fps, with classifier-free guidance against the zero embedding (the request's scale, else the manifest's
- * {@code default_guidance_scale}).
+ * {@code default_guidance_scale}) inside the manifest's guidance interval; below it one conditional pass per step.
  */
 @ApplicationScoped
 public class KeyframeDecoder extends DiffusionStage {
@@ -28,7 +29,7 @@ public class KeyframeDecoder extends DiffusionStage {
     private int width;
     private int embedDim;
     private double frameNoiseCorrelation;
-    private double defaultGuidanceScale;
+    private SchedulerConfig scheduler;
 
     @Override
     public StageName name() {
@@ -43,7 +44,7 @@ public class KeyframeDecoder extends DiffusionStage {
         width = decoder.manifest().intParameter("width");
         embedDim = decoder.manifest().intParameter("embed_dim");
         frameNoiseCorrelation = decoder.manifest().doubleParameter("frame_noise_correlation", 0.0);
-        defaultGuidanceScale = decoder.manifest().requireScheduler().defaultGuidanceScale();
+        scheduler = decoder.manifest().requireScheduler();
     }
 
     @Override
@@ -53,15 +54,23 @@ public class KeyframeDecoder extends DiffusionStage {
         Tensor embed = context.fetchTensor("image_embed", 1, embedDim);
         Tensor embeds = new Tensor(new long[] {2, embedDim}, Tensors.concat(embed.data(), new float[embedDim]));
         Tensor fps = new Tensor(new long[] {2}, Tensors.filled(2, request.fps().floatValue()));
-        double guidanceScale = request.guidanceScaleOr(defaultGuidanceScale);
+        Tensor fpsOne = new Tensor(new long[] {1}, Tensors.filled(1, request.fps().floatValue()));
+        double guidanceScale = request.guidanceScaleOr(scheduler.defaultGuidanceScale());
         context.recordGuidanceScale(guidanceScale);
 
-        // 2. denoise from the job's noise (its frames correlated by the manifest's ρ), guided conditional and
-        // unconditional passes in one batch
+        // 2. denoise from the job's noise (its frames correlated by the manifest's ρ); a guided step runs the
+        // conditional and unconditional passes in one batch, an unguided one the conditional pass alone
         long[] shape = {1, 3, frames, height, width};
         long[] batched = {2, 3, frames, height, width};
         float[] noise = FrameNoise.correlated(noise(request), 3, frames, height * width, frameNoiseCorrelation);
         float[] video = denoise(decoder, request, noise, (x, t) -> {
+            if (!scheduler.guidedAt(t, guidanceScale)) {
+                return decoder.run(new OnnxModel.Inputs()
+                        .put("sample", new Tensor(shape, x))
+                        .putLong("timestep", new long[] {1}, new long[] {t})
+                        .put("image_embed", embed)
+                        .put("fps", fpsOne)).get("noise_pred").data();
+            }
             Map<String, Tensor> out = decoder.run(new OnnxModel.Inputs()
                     .put("sample", new Tensor(batched, ClassifierFreeGuidance.duplicate(x)))
                     .putLong("timestep", new long[] {2}, Tensors.filled(2, t))

@@ -5,7 +5,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 
 /**
  * How a model was trained to denoise, as its manifest states it, plus the sampling defaults that reach the quality
- * its manifest reports.
+ * its manifest reports. {@code guidance_min_timestep} (absent: 0) bounds the guidance interval from below: guidance
+ * applies only at timesteps at or above it, the conditional prediction alone below.
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record SchedulerConfig(
@@ -15,7 +16,17 @@ public record SchedulerConfig(
         @JsonProperty("clip_sample") boolean clipSample,
         @JsonProperty("clip_sample_range") double clipSampleRange,
         @JsonProperty("default_steps") int defaultSteps,
-        @JsonProperty("default_guidance_scale") double defaultGuidanceScale) {
+        @JsonProperty("default_guidance_scale") double defaultGuidanceScale,
+        @JsonProperty("guidance_min_timestep") int guidanceMinTimestep) {
+
+    /**
+     * Whether a step at {@code timestep} runs guided at {@code scale}: a scale other than 1, inside the interval.
+     * Guided low-noise steps steepen a decoder's edges into a complementary-colour rim (docs/models.md §9), and an
+     * unguided step needs only the conditional batch item.
+     */
+    public boolean guidedAt(long timestep, double scale) {
+        return scale != 1.0 && timestep >= guidanceMinTimestep;
+    }
 
     public PredictionType prediction() {
         return PredictionType.fromId(predictionType);

@@ -66,6 +66,10 @@ public record ModelManifest(
             throw new ModelLoadException("manifest of " + name + ": default_guidance_scale must be >= 1, got "
                     + scheduler.defaultGuidanceScale());
         }
+        if (scheduler.guidanceMinTimestep() < 0) {
+            throw new ModelLoadException("manifest of " + name + ": guidance_min_timestep must be >= 0, got "
+                    + scheduler.guidanceMinTimestep());
+        }
         return scheduler;
     }
 }

@@ -1,6 +1,7 @@
 package mav.common.onnx;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,12 +15,16 @@ class ModelManifestTest {
     Path dir;
 
     private ModelManifest manifestWithGuidance(String scale) throws Exception {
+        return manifestWithScheduler("\"default_guidance_scale\": " + scale);
+    }
+
+    private ModelManifest manifestWithScheduler(String guidance) throws Exception {
         Path file = dir.resolve("manifest.json");
         Files.writeString(file, """
                 {"name": "decoder", "version": "1", "inputs": [], "outputs": [],
                  "scheduler": {"num_train_timesteps": 1000, "beta_schedule": "squaredcos_cap_v2",
                    "prediction_type": "epsilon", "clip_sample": true, "clip_sample_range": 1.0,
-                   "default_steps": 50, "default_guidance_scale": %s}}""".formatted(scale));
+                   "default_steps": 50, %s}}""".formatted(guidance));
         return ModelManifest.read(file);
     }
 
@@ -34,6 +39,31 @@ class ModelManifestTest {
     void aDefaultGuidanceBelowOneIsRefusedNamingTheModel() throws Exception {
         var e = assertThrows(ModelLoadException.class, () -> manifestWithGuidance("0.5").requireScheduler());
         assertTrue(e.getMessage().contains("decoder") && e.getMessage().contains("default_guidance_scale"),
+                e.getMessage());
+    }
+
+    @Test
+    void withoutAnIntervalEveryStepIsGuided() throws Exception {
+        var scheduler = manifestWithGuidance("2.0").requireScheduler();
+        assertEquals(0, scheduler.guidanceMinTimestep());
+        assertTrue(scheduler.guidedAt(0, 2.0) && scheduler.guidedAt(980, 2.0));
+    }
+
+    @Test
+    void guidanceAppliesFromTheIntervalsLowerTimestepUpAndNeverAtScaleOne() throws Exception {
+        var scheduler = manifestWithScheduler("\"default_guidance_scale\": 2.0, \"guidance_min_timestep\": 300")
+                .requireScheduler();
+        assertFalse(scheduler.guidedAt(280, 2.0));
+        assertTrue(scheduler.guidedAt(300, 2.0));
+        assertTrue(scheduler.guidedAt(980, 3.5));
+        assertFalse(scheduler.guidedAt(980, 1.0));
+    }
+
+    @Test
+    void aNegativeIntervalIsRefusedNamingTheModel() throws Exception {
+        var e = assertThrows(ModelLoadException.class, () -> manifestWithScheduler(
+                "\"default_guidance_scale\": 2.0, \"guidance_min_timestep\": -1").requireScheduler());
+        assertTrue(e.getMessage().contains("decoder") && e.getMessage().contains("guidance_min_timestep"),
                 e.getMessage());
     }
 }
