@@ -51,8 +51,7 @@ PROMPTS = [
     "a green fish swimming left", "a green fish swimming right on a gray background",
 ]
 # Seeds a setting is chosen on and seeds it is reported on, apart: a setting picked on the seeds of its report looks
-# better there than it is. check_seeds enforces it for every choice made by code (video_eval's strength selection).
-# The keyframe report below still uses seeds 0-3, on which the decoder's guidance was chosen.
+# better there than it is. check_seeds enforces it for every choice made by code and for every report, this one too.
 SELECTION_SEEDS = tuple(range(200, 300))
 REPORT_SEEDS = tuple(range(300, 400))
 
@@ -188,7 +187,7 @@ def measure(prompt, seed, want, keys):
 
 
 def run(checkpoints, seeds, out_docs, steps, with_interp=True, guidance=None):
-    from .sample import Pipeline, to_uint8
+    from .sample import STEPS, Pipeline, to_uint8
     pipe = Pipeline(checkpoints)
     corpus = set(W.all_captions(0, 20000))
     rows, samples = [], {}
@@ -217,7 +216,7 @@ def run(checkpoints, seeds, out_docs, steps, with_interp=True, guidance=None):
     speed = []
     for prompt in SPEED_PROMPTS:
         for fps in (4.0, 8.0, 16.0):
-            out = pipe.generate(prompt, 0, fps, guidance, steps, until="keyframes")
+            out = pipe.generate(prompt, seeds[0], fps, guidance, steps, until="keyframes")
             a = analyse(out["keyframes"][0].numpy())
             _, dist = motion_direction(a["centroids"], 0.0)
             speed.append({"prompt": prompt, "fps": fps, "frame_widths_per_s": round(dist / 64 / (15 / fps), 4)})
@@ -226,10 +225,10 @@ def run(checkpoints, seeds, out_docs, steps, with_interp=True, guidance=None):
     # contact sheet: 4 keyframes at 4×, first frame after SR^t_l (256) and SR_h (768 shown at 256)
     sheet_rows = []
     for prompt in [PROMPTS[i] for i in (0, 5, 8, 11, 12, 16)]:
-        out = samples.get(prompt) or pipe.generate(prompt, 0, 8.0, guidance, steps, until="interpolator")
+        out = samples.get(prompt) or pipe.generate(prompt, seeds[0], 8.0, guidance, steps, until="interpolator")
         short = out["frames_64"][:, :, :2]
-        f256 = pipe.sr_low(short, torch.Generator().manual_seed(0), steps.get("sr_low", 10))
-        f768 = pipe.sr_high(f256[:, :, :1], torch.Generator().manual_seed(0), steps.get("sr_high", 4))
+        f256 = pipe.sr_low(short, torch.Generator().manual_seed(0), steps.get("sr_low", STEPS["sr_low"]))
+        f768 = pipe.sr_high(f256[:, :, :1], torch.Generator().manual_seed(0), steps.get("sr_high", STEPS["sr_high"]))
         keys = to_uint8(out["keyframes"])
         tiles = [np.kron(keys[i], np.ones((4, 4, 1), dtype=np.uint8)) for i in (0, 5, 10, 15)]
         tiles.append(to_uint8(f256)[0])
@@ -424,12 +423,12 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoints", default="checkpoints")
     p.add_argument("--seeds", type=int, default=2, help="samples per prompt")
-    p.add_argument("--first-seed", type=int, default=0,
-                   help="seeds first-seed … first-seed+seeds-1: choose settings on seeds the report does not use")
+    p.add_argument("--first-seed", type=int, default=REPORT_SEEDS[0],
+                   help="seeds first-seed … first-seed+seeds-1, inside REPORT_SEEDS (text-to-image: any)")
     p.add_argument("--out", default="../docs")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--decoder-steps", type=int, default=50)
-    p.add_argument("--interpolator-steps", type=int, default=25)
+    p.add_argument("--decoder-steps", type=int, default=None, help="default: its manifest's")
+    p.add_argument("--interpolator-steps", type=int, default=None, help="default: its manifest's")
     p.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance of the decoder (default: its manifest's; the prior uses its own)")
     p.add_argument("--report", action="store_true",
@@ -439,9 +438,10 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     seeds = range(a.first_seed, a.first_seed + a.seeds)
-    steps = {"decoder": a.decoder_steps, "interpolator": a.interpolator_steps}
+    from .export import DEFAULT_SCHED
+    steps = {"decoder": a.decoder_steps or DEFAULT_SCHED["decoder"]["default_steps"],
+             "interpolator": a.interpolator_steps or DEFAULT_SCHED["interpolator"]["default_steps"]}
     if a.guidance is None:
-        from .export import DEFAULT_SCHED
         a.guidance = DEFAULT_SCHED["decoder"]["default_guidance_scale"]
     if a.report:
         write_reports(a.checkpoints, report_again(a.checkpoints))
@@ -455,6 +455,7 @@ def main():
             json.dump({"summary": summary, "rows": rows, "steps": steps, "guidance": a.guidance}, f, indent=1)
         print(json.dumps(summary, indent=1))
         return
+    seeds = check_seeds(seeds, "report")
     cp = clip_prior_metrics(Pipeline(a.checkpoints))
     print(json.dumps(cp), flush=True)
     rows, speed, summary, timings = run(a.checkpoints, seeds, a.out, steps, guidance=a.guidance)

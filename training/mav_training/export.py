@@ -106,15 +106,15 @@ def write_parity(name, example, outputs, version_dir, fixtures_root):
 # default steps: a default 76-frame 768² job fits the 3-minute budget on 2 cores (per-step times in the training log);
 # SR's are the fewest that keep the chain's frames as they are at more (video_eval --select-sr-steps, models.md §9)
 # the prior's guidance is its own, 1: guided past 1 its embeddings leave those of real images (docs/models.md §8)
-# the decoder's default guidance is 2: at 3 held-out shape fell below its target (docs/training-log.md); it guides only
-# at t >= 200, the lowest threshold that halves the rim guided low-noise steps draw (video_eval
-# --select-guidance-interval on selection seeds, docs/models.md §9), in 25 steps (--select-decoder-steps, likewise)
+# the decoder's default guidance is 2: at 3 held-out shape fell below its target (docs/training-log.md); it guides at
+# every step of 50: a guidance interval halves the rim it draws but slows the motion, and 25 steps lost frames of
+# shape and motion on report seeds (video_eval / motion_eval --select-decoder, docs/training-log.md)
 DEFAULT_SCHED = {
     "prior": dict(beta_schedule="squaredcos_cap_v2", prediction_type="sample", clip_sample=False,
                   clip_sample_range=1.0, default_steps=25, default_guidance_scale=1.0),
     "decoder": dict(beta_schedule="squaredcos_cap_v2", prediction_type="epsilon", clip_sample=True,
-                    clip_sample_range=1.0, default_steps=25, default_guidance_scale=2.0,
-                    guidance_min_timestep=200),
+                    clip_sample_range=1.0, default_steps=50, default_guidance_scale=2.0,
+                    guidance_min_timestep=0),
     "interpolator": dict(beta_schedule="squaredcos_cap_v2", prediction_type="epsilon", clip_sample=True,
                          clip_sample_range=1.0, default_steps=25, default_guidance_scale=1.0),
     "sr_low": dict(beta_schedule="squaredcos_cap_v2", prediction_type="epsilon", clip_sample=True,

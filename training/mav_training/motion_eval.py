@@ -2,6 +2,8 @@
 
   python3 -m mav_training.motion_eval --select        # choose recipe.MOTION_TERM_BLEND on SELECTION_SEEDS
   python3 -m mav_training.motion_eval --seeds 1 --blends 0.5 1.0   # report blends side by side on REPORT_SEEDS
+  python3 -m mav_training.motion_eval --select-decoder 0:50 200:25 0:25   # the decoder's guidance interval and
+                                                     # steps that keep the motion, SELECTION_SEEDS
 
 The world moves every object at 0.05-0.12 frame-widths per second whatever the fps; a clip passes when its keyframes
 move the way the prompt names at >= 70 % of the world's slowest speed (first -> last keyframe's centroid, along the
@@ -44,9 +46,9 @@ def named_speed(cents, direction, fps):
     return along / 64 / (float(idx[-1] - idx[0]) / fps)
 
 
-def clip_row(pipe, prompt, seed, fps):
+def clip_row(pipe, prompt, seed, fps, steps=None):
     want = W.caption_attributes(prompt)
-    keys = pipe.generate(prompt, seed, fps, None, None, until="keyframes")["keyframes"][0].numpy()
+    keys = pipe.generate(prompt, seed, fps, None, steps, until="keyframes")["keyframes"][0].numpy()
     row, a = E.measure(prompt, seed, want, keys)
     speed = named_speed(a["centroids"], want["direction"], fps)
     row.update({"fps": fps, "speed": None if speed is None else round(speed, 4),
@@ -98,6 +100,47 @@ def select(pipe, seeds):
             **choose(results), "rows": {str(b): rows for b, rows in results.items()}}
 
 
+def with_decoder_sampling(pipe, guidance_min_timestep):
+    """The reference pipeline's decoder guided only at t ≥ guidance_min_timestep from now on."""
+    pipe.sched = dict(pipe.sched, decoder=dict(pipe.sched["decoder"], guidance_min_timestep=guidance_min_timestep))
+
+
+def select_decoder(pipe, seeds, settings):
+    """The decoder's guidance interval and steps (settings of (guidance_min_timestep, steps), the first the
+    reference) on the same prompts, seeds and fps; choose_decoder_sampling decides."""
+    seeds = E.check_seeds(seeds, "selection")
+    shipped, results = pipe.sched, {}
+    for threshold, n in settings:
+        with_decoder_sampling(pipe, threshold)
+        label = f"t>={threshold}, {n} steps"
+        results[label] = []
+        for p in SELECTION_PROMPTS:
+            for s in seeds:
+                for f in FPS:
+                    results[label].append(clip_row(pipe, p, s, f, {"decoder": n}))
+                    print(json.dumps({"setting": label, **results[label][-1]}), flush=True)
+    pipe.sched = shipped
+    labels = list(results)
+    table = {label: counts(rows) for label, rows in results.items()}
+    return {"seeds": seeds, "prompts": SELECTION_PROMPTS, "fps": FPS, "settings": settings, "table": table,
+            "keeping": keeps_motion(table, labels), "rows": results}
+
+
+def counts(rows):
+    return {"speed_in_range": sum(bool(r["speed_ok"]) for r in rows), "fast": sum(bool(r["fast_ok"]) for r in rows),
+            "shape": sum(bool(r["shape_ok"]) for r in rows), "facing": sum(bool(r["facing_ok"]) for r in rows),
+            "smooth": sum(bool(r["smooth_ok"]) for r in rows), "clips": len(rows),
+            "median_speed_by_fps": median_speed_by_fps(rows)}
+
+
+def keeps_motion(table, labels):
+    """The settings (labels, the first the reference) whose clips move the named way at a speed in the world's range
+    as often as the reference's, with shape, facing and smoothness within one clip of it."""
+    base = table[labels[0]]
+    return [label for label in labels if table[label]["speed_in_range"] >= base["speed_in_range"]
+            and all(table[label][k] >= base[k] - 1 for k in ("shape", "facing", "smooth"))]
+
+
 def choose(results):
     """results: blend -> rows. Among blends whose shape and facing are within one clip of the shipped blend's, the
     one with the most clips moving the named way at a speed in the world's range (MIN_SPEED-MAX_SPEED); ties go to
@@ -137,12 +180,21 @@ def main():
     p.add_argument("--seeds", type=int, default=1, help="seeds per prompt and fps (the first of SELECTION/REPORT_SEEDS)")
     p.add_argument("--blends", type=float, nargs="+", default=[MOTION_TERM_BLEND],
                    help="report: motion-term blends to measure side by side (default: the recipe's)")
+    p.add_argument("--select-decoder", nargs="+", default=None, metavar="T:N",
+                   help="the decoder's guidance_min_timestep T and steps N on selection seeds, the first the reference")
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     from .sample import Pipeline
     pipe = Pipeline(a.checkpoints)
     os.makedirs(a.checkpoints, exist_ok=True)
+    if a.select_decoder:
+        settings = [tuple(int(v) for v in setting.split(":")) for setting in a.select_decoder]
+        res = select_decoder(pipe, E.SELECTION_SEEDS[:a.seeds], settings)
+        with open(os.path.join(a.checkpoints, "decoder_motion_selection.json"), "w") as f:
+            json.dump(res, f, indent=1)
+        print(json.dumps({k: res[k] for k in ("table", "keeping")}, indent=1))
+        return
     if a.select:
         res, name = select(pipe, E.SELECTION_SEEDS[:a.seeds]), "motion_selection.json"
     else:

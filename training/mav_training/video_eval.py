@@ -4,8 +4,10 @@
   python3 -m mav_training.video_eval --select-strength       # ↑F's inbetween_strength, chosen on SELECTION_SEEDS
   python3 -m mav_training.video_eval --select-sr sr_low --candidates checkpoints NEW   # SR weights, SELECTION_SEEDS
   python3 -m mav_training.video_eval --select-sr-steps sr_low --step-counts 10 5 3     # SR steps, SELECTION_SEEDS
-  python3 -m mav_training.video_eval --select-guidance-interval --seeds 2   # the decoder's guided timesteps, likewise
-  python3 -m mav_training.video_eval --select-decoder-steps --step-counts 50 25 20 --seeds 2   # its steps, likewise
+  python3 -m mav_training.video_eval --select-decoder 0:50 200:50 200:25 0:25 --seeds 3   # the decoder's guidance
+                                                             # interval and steps, SELECTION_SEEDS; with
+  python3 -m mav_training.motion_eval --select-decoder 0:50 200:25 0:25    # (motion across fps 4-30) then
+  python3 -m mav_training.video_eval --decide-decoder                      # the setting that passes both
   python3 -m mav_training.video_eval --strengths 1.0 0.05    # report on REPORT_SEEDS: each setting on the same
                                                              # keyframes; --until sr_low (256², default) | sr_high
 
@@ -290,78 +292,63 @@ def select_strength(pipe, seeds, steps, fps=8.0, candidates=CANDIDATE_STRENGTHS,
 
 
 DECODER_MEASURES = ("shape_share", "halo", "sharp_levels", "area_ratio", "speed_fw_per_s")
+# the decoder's sampling is chosen on more oriented clips than the SR settings: it is what makes the motion
+DECODER_SELECTION_PROMPTS = SELECTION_PROMPTS + ["a yellow arrow pointing down on gray",
+                                                 "a blue arrow pointing left on black"]
 
 
-def choose_guidance_interval(table, thresholds):
-    """The lowest threshold (the most guided steps kept) that halves the halo of guidance at every step (the first)
-    and keeps the rest: named shape at most 2 points lower, oriented clips moving the named way as often, outline
-    sharpness at least 95 %. None does: guidance at every step stays."""
-    base = table[thresholds[0]]
-    ok = [t for t in thresholds[1:] if table[t]["halo"] <= 0.5 * base["halo"]
-          and table[t]["shape_share"] >= base["shape_share"] - 0.02 and table[t]["moves_ok"] >= base["moves_ok"]
-          and table[t]["sharp_levels"] >= 0.95 * base["sharp_levels"]]
-    return min(ok) if ok else thresholds[0]
+def decoder_label(threshold, n):
+    return f"t>={threshold}, {n} steps"
 
 
-def choose_decoder_steps(table, counts):
-    """The fewest steps whose keyframes keep the most steps' (the first) video: named shape at most 2 points lower,
-    oriented clips moving the named way as often and at least 90 % as fast, halo at most 0.1 point higher (it is
-    near 0, where a ratio means nothing), outline sharpness at least 95 %."""
-    base = table[counts[0]]
-    ok = [n for n in counts if table[n]["shape_share"] >= base["shape_share"] - 0.02
-          and table[n]["moves_ok"] >= base["moves_ok"] and table[n]["speed_fw_per_s"] >= 0.9 * base["speed_fw_per_s"]
-          and table[n]["halo"] <= base["halo"] + 0.001 and table[n]["sharp_levels"] >= 0.95 * base["sharp_levels"]]
-    return min(ok)
+def choose_decoder_sampling(table, settings, motion_keeping=None):
+    """Of the settings (guidance_min_timestep, steps) that keep the first's (guidance at every step, the most steps)
+    video: named shape at most 2 points lower, oriented clips moving the named way at ≥ 70 % of the world's slowest
+    speed as often, outline sharpness at least 95 %, and, given `motion_keeping` (the labels motion_eval
+    --select-decoder kept across fps 4–30), among those; those that halve its halo if any; then the fewest steps, then
+    the lowest threshold (the most guidance kept)."""
+    base = table[decoder_label(*settings[0])]
+    if motion_keeping is not None:
+        settings = [s for s in settings if decoder_label(*s) in motion_keeping]
+    keep = [s for s in settings if table[decoder_label(*s)]["shape_share"] >= base["shape_share"] - 0.02
+            and table[decoder_label(*s)]["moves_ok"] >= base["moves_ok"]
+            and table[decoder_label(*s)]["sharp_levels"] >= 0.95 * base["sharp_levels"]]
+    halved = [s for s in keep if table[decoder_label(*s)]["halo"] <= 0.5 * base["halo"]]
+    return min(halved or keep, key=lambda s: (s[1], s[0]))
 
 
-def compare_decoder(pipe, seeds, steps, settings, fps=8.0):
-    """Each setting (label → (guidance_min_timestep, decoder steps)) draws keyframes from the same image embedding
-    and noise, then ↑F; all 76 frames measured at 64², where the decoder's rim is made. Returns the rows and the
-    per-setting means (moves_ok over the oriented clips)."""
+def select_decoder(pipe, seeds, steps, settings, fps=8.0):
+    """The decoder's guidance interval and steps: each setting (guidance_min_timestep, steps; the first guided at
+    every step with the most steps, the reference) draws keyframes from the same image embedding and noise, then ↑F;
+    all 76 frames measured at 64², where the decoder's rim is made. choose_decoder_sampling decides."""
     rows = []
     with torch.no_grad():
-        for prompt in SELECTION_PROMPTS:
+        for prompt in DECODER_SELECTION_PROMPTS:
             want = W.caption_attributes(prompt)
             for seed in E.check_seeds(seeds, "selection"):
                 gen = torch.Generator().manual_seed(seed)
                 emb = pipe.image_embed(prompt, gen)
                 state = gen.get_state()
-                for label, (guidance_from, n) in settings.items():
+                for threshold, n in settings:
                     gen.set_state(state)
                     t0 = time.time()
-                    keys = pipe.keyframes(emb, gen, fps, None, n, guidance_from=guidance_from)
+                    keys = pipe.keyframes(emb, gen, fps, None, n, guidance_from=threshold)
                     clip = pipe.interpolate(keys, emb, gen, fps, SKIP, steps["interpolator"])[0].numpy()
                     row = measure_video(clip, want, fps)
                     small = {k: row[k] for k in DECODER_MEASURES}
-                    small.update(prompt=prompt, seed=seed, setting=label, moves_ok=row.get("moves_ok"),
-                                 seconds=round(time.time() - t0, 1))
+                    small.update(prompt=prompt, seed=seed, setting=decoder_label(threshold, n),
+                                 moves_ok=row.get("moves_ok"), seconds=round(time.time() - t0, 1))
                     rows.append(small)
                     print(json.dumps(small), flush=True)
     table = {}
-    for label in settings:
-        sub = [r for r in rows if r["setting"] == label]
-        table[label] = {k: round(float(np.mean([r[k] for r in sub])), 4) for k in DECODER_MEASURES + ("seconds",)}
-        moves = [r["moves_ok"] for r in sub if r["moves_ok"] is not None]
-        table[label]["moves_ok"] = round(float(np.mean(moves)), 3)
-    return rows, table
-
-
-def select_guidance_interval(pipe, seeds, steps, thresholds, fps=8.0):
-    """The decoder's guidance_min_timestep: keyframes guided only at t ≥ each threshold (0: every step, as shipped
-    before) at the decoder's steps; choose_guidance_interval decides."""
-    thresholds = sorted(thresholds)
-    rows, table = compare_decoder(pipe, seeds, steps, {t: (t, steps["decoder"]) for t in thresholds}, fps)
-    return {"seeds": list(seeds), "prompts": SELECTION_PROMPTS, "thresholds": thresholds, "table": table,
-            "chosen": choose_guidance_interval(table, thresholds), "rows": rows}
-
-
-def select_decoder_steps(pipe, seeds, steps, counts, fps=8.0):
-    """The decoder's sampling steps (`counts`, the most first) in the manifest's guidance interval;
-    choose_decoder_steps decides."""
-    counts = sorted(counts, reverse=True)
-    rows, table = compare_decoder(pipe, seeds, steps, {n: (None, n) for n in counts}, fps)
-    return {"seeds": list(seeds), "prompts": SELECTION_PROMPTS, "steps": counts, "table": table,
-            "chosen": choose_decoder_steps(table, counts), "rows": rows}
+    for threshold, n in settings:
+        sub = [r for r in rows if r["setting"] == decoder_label(threshold, n)]
+        t = {k: round(float(np.mean([r[k] for r in sub])), 4) for k in DECODER_MEASURES + ("seconds",)}
+        t["moves_ok"] = round(float(np.mean([r["moves_ok"] for r in sub if r["moves_ok"] is not None])), 3)
+        table[decoder_label(threshold, n)] = t
+    threshold, n = choose_decoder_sampling(table, settings)
+    return {"seeds": list(seeds), "prompts": DECODER_SELECTION_PROMPTS, "settings": settings, "table": table,
+            "chosen": {"guidance_min_timestep": threshold, "steps": n}, "rows": rows}
 
 
 def choose_sr(table, candidates):
@@ -569,14 +556,15 @@ def main():
     p.add_argument("--select-sr-steps", choices=["sr_low", "sr_high"], default=None,
                    help="compare an SR model's sampling steps (--step-counts, the most first) on selection seeds")
     p.add_argument("--step-counts", type=int, nargs="+", default=None)
-    p.add_argument("--select-guidance-interval", action="store_true",
-                   help="choose the decoder's guidance_min_timestep (--thresholds) on selection seeds (64²)")
-    p.add_argument("--thresholds", type=int, nargs="+", default=[0, 200, 300, 500, 1000])
-    p.add_argument("--select-decoder-steps", action="store_true",
-                   help="choose the decoder's sampling steps (--step-counts, the most first) on selection seeds (64²)")
+    p.add_argument("--select-decoder", nargs="+", default=None, metavar="T:N",
+                   help="choose the decoder's guidance_min_timestep T and steps N on selection seeds (64²); the first "
+                        "setting is the reference, e.g. 0:50 200:50 200:25 0:25")
     p.add_argument("--steps", nargs="+", default=[], metavar="MODEL=N",
                    help="sampling steps other than the manifests' defaults, e.g. sr_low=10 (the steps shipped before)")
     p.add_argument("--fps", type=float, default=8.0)
+    p.add_argument("--decide-decoder", action="store_true",
+                   help="sample nothing: the decoder's setting from checkpoints/decoder_sampling_selection.json "
+                        "(--select-decoder) and decoder_motion_selection.json (motion_eval --select-decoder)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--prompts", nargs="+", default=VIDEO_PROMPTS, help="a subset of VIDEO_PROMPTS")
     p.add_argument("--tag", default="video_eval", help="checkpoints/<tag>.json, .md, .jsonl (rows as measured)")
@@ -610,10 +598,19 @@ def main():
     elif a.select_sr_steps:
         selection = a.select_sr_steps + "_steps", select_sr_steps(pipe, a.select_sr_steps, seeds, steps, a.step_counts,
                                                                   a.fps)
-    elif a.select_guidance_interval:
-        selection = "guidance_interval", select_guidance_interval(pipe, seeds, steps, a.thresholds, a.fps)
-    elif a.select_decoder_steps:
-        selection = "decoder_steps", select_decoder_steps(pipe, seeds, steps, a.step_counts, a.fps)
+    elif a.decide_decoder:
+        with open(os.path.join(a.checkpoints, "decoder_sampling_selection.json")) as f:
+            video = json.load(f)
+        with open(os.path.join(a.checkpoints, "decoder_motion_selection.json")) as f:
+            motion = json.load(f)
+        settings = [tuple(s) for s in video["settings"]]
+        threshold, n = choose_decoder_sampling(video["table"], settings, motion["keeping"])
+        print(json.dumps({"video": video["table"], "motion": motion["table"], "motion_keeping": motion["keeping"],
+                          "chosen": {"guidance_min_timestep": threshold, "steps": n}}, indent=1))
+        return
+    elif a.select_decoder:
+        settings = [tuple(int(v) for v in setting.split(":")) for setting in a.select_decoder]
+        selection = "decoder_sampling", select_decoder(pipe, seeds, steps, settings, a.fps)
     if selection:
         name, res = selection
         with open(os.path.join(a.checkpoints, name + "_selection.json"), "w") as f:

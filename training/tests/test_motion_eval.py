@@ -43,6 +43,12 @@ class MotionEvalTest(unittest.TestCase):
         res = M.choose({shipped: rows(0.02, 0.06), shipped + 0.5: rows(0.05, 0.1, shape=False)})
         self.assertEqual(res["chosen"], shipped)
 
+    def test_a_decoder_setting_keeps_the_motion_when_as_many_clips_move_in_range_and_the_rest_within_one(self):
+        row = lambda speed, shape=5, facing=5, smooth=5: {"speed_in_range": speed, "shape": shape, "facing": facing,
+                                                          "smooth": smooth}
+        table = {"ref": row(10), "fewer steps": row(10, shape=4), "interval": row(8), "broken": row(11, smooth=3)}
+        self.assertEqual(M.keeps_motion(table, list(table)), ["ref", "fewer steps"])
+
     def test_selection_and_report_seeds_are_kept_apart(self):
         with self.assertRaises(ValueError):
             M.select(None, E.REPORT_SEEDS[:1])

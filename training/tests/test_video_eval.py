@@ -86,25 +86,20 @@ class VideoEvalTest(unittest.TestCase):
         table = {4: row(1.0, 0.01, 0.2, 40), 2: row(1.0, 0.01, 0.2, 40), 1: row(1.0, 0.01, 0.2, 40)}
         self.assertEqual(V.choose_sr_steps(table, [4, 2, 1]), 2)  # one step would run at t = 0 on pure noise
 
-    def test_the_guidance_interval_keeps_the_most_guidance_that_halves_the_halo(self):
+    def test_the_decoder_takes_the_fewest_steps_then_the_most_guidance_that_halve_the_halo_and_keep_the_rest(self):
         row = lambda shape, halo, sharp, moves: {"shape_share": shape, "halo": halo, "sharp_levels": sharp,
                                                  "moves_ok": moves}
-        table = {0: row(1.0, 0.02, 120, 1.0), 200: row(1.0, 0.012, 120, 1.0), 300: row(0.99, 0.004, 118, 1.0),
-                 500: row(0.99, 0.001, 117, 1.0), 1000: row(0.9, 0.0, 110, 0.5)}
-        self.assertEqual(V.choose_guidance_interval(table, [0, 200, 300, 500, 1000]), 300)
-        table[300]["moves_ok"] = 0.75  # a fish that stops swimming costs more than a rim
-        self.assertEqual(V.choose_guidance_interval(table, [0, 200, 300, 500, 1000]), 500)
-        table[500]["shape_share"] = 0.95
-        self.assertEqual(V.choose_guidance_interval(table, [0, 200, 300, 500, 1000]), 0)
-
-    def test_the_decoder_takes_the_fewest_steps_that_keep_shape_motion_and_edges(self):
-        row = lambda shape, halo, sharp, moves, speed: {"shape_share": shape, "halo": halo, "sharp_levels": sharp,
-                                                        "moves_ok": moves, "speed_fw_per_s": speed}
-        table = {50: row(1.0, 0.0005, 120, 1.0, 0.05), 25: row(0.99, 0.001, 118, 1.0, 0.048),
-                 20: row(0.99, 0.001, 118, 1.0, 0.04)}
-        self.assertEqual(V.choose_decoder_steps(table, [50, 25, 20]), 25)  # 20 moves at 80 % of the speed
-        table[25]["halo"] = 0.003
-        self.assertEqual(V.choose_decoder_steps(table, [50, 25, 20]), 50)
+        settings = [(0, 50), (200, 50), (500, 50), (200, 25), (0, 25)]
+        table = {V.decoder_label(0, 50): row(1.0, 0.02, 120, 0.75), V.decoder_label(200, 50): row(1.0, 0.004, 118, 0.75),
+                 V.decoder_label(500, 50): row(1.0, 0.004, 118, 0.75), V.decoder_label(200, 25): row(0.99, 0.005, 117, 0.75),
+                 V.decoder_label(0, 25): row(1.0, 0.02, 120, 0.75)}
+        self.assertEqual(V.choose_decoder_sampling(table, settings), (200, 25))
+        table[V.decoder_label(200, 25)]["moves_ok"] = 0.5  # a fish that stops swimming costs more than a rim
+        self.assertEqual(V.choose_decoder_sampling(table, settings), (200, 50))
+        for label in (V.decoder_label(200, 50), V.decoder_label(500, 50)):
+            table[label]["shape_share"] = 0.95
+        self.assertEqual(V.choose_decoder_sampling(table, settings), (0, 25))  # none halves the halo: fewest steps
+        self.assertEqual(V.choose_decoder_sampling(table, settings, [V.decoder_label(0, 50)]), (0, 50))
 
     def test_the_sheet_crop_follows_the_object(self):
         clip, _ = video(512, frames=2, center=(0.75, 0.3), shape="square")

@@ -5,9 +5,13 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import mav.common.diffusion.DdimScheduler;
+import mav.common.diffusion.Scheduler;
+import mav.common.diffusion.SchedulerConfig;
 import mav.common.onnx.ModelManifest;
 import mav.common.onnx.ModelRepository;
 import mav.common.onnx.TensorSpec;
@@ -52,8 +56,12 @@ record ModelPlan(List<Entry> stages) {
         List<Entry> e = new ArrayList<>();
         e.add(entry("prior", text, 1, 1, 1, skip));
         e.add(entry("prior", prior, prior.requireScheduler().defaultSteps(), PRIOR_ROWS, 1, skip));
-        e.add(entry("decoder", decoder, decoder.requireScheduler().defaultSteps(), 2, decoder.intParameter("frames"),
-                skip));
+        int guided = guidedDecoderCalls(decoder);
+        e.add(entry("decoder", decoder, guided, 2, decoder.intParameter("frames"), skip));
+        int unguided = decoder.requireScheduler().defaultSteps() - guided;
+        if (unguided > 0) {
+            e.add(entry("decoder", decoder, unguided, 1, decoder.intParameter("frames"), skip));
+        }
         e.add(entry("interpolation", interp, interpolationCalls(interp), 1, frames, skip));
         e.add(entry("sr-low", srLow, srLow.requireScheduler().defaultSteps(), 1, frames, skip));
         int srSteps = srHigh.requireScheduler().defaultSteps();
@@ -62,6 +70,18 @@ record ModelPlan(List<Entry> stages) {
             e.add(entry("sr-high", srHigh, srSteps, frames % SR_HIGH_BATCH_FRAMES, 1, skip));
         }
         return new ModelPlan(e);
+    }
+
+    /**
+     * The decoder's steps at its default scale inside its guidance interval, each a conditional and an unconditional
+     * row (KeyframeDecoder); the rest run the conditional row alone.
+     */
+    static int guidedDecoderCalls(ModelManifest m) {
+        SchedulerConfig sc = m.requireScheduler();
+        Scheduler scheduler = DdimScheduler.of(sc);
+        scheduler.setTimesteps(sc.defaultSteps());
+        return (int) Arrays.stream(scheduler.timesteps()).filter(t -> sc.guidedAt(t, sc.defaultGuidanceScale()))
+                .count();
     }
 
     /** The steps ↑F runs: the last ⌊steps·strength⌋ of its schedule (DenoisingLoop.runFrom), all at strength 1. */
