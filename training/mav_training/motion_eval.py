@@ -22,6 +22,7 @@ from . import evaluate as E
 from . import world as W
 from .layers import blend_temporal_convs
 from .recipe import MOTION_TERM_BLEND
+from .video_eval import decoder_label, decoder_settings
 
 ORIENTED = [p for p in E.PROMPTS if W.caption_attributes(p).get("direction")]
 # selection: two fish and two arrows, one of them a held-out pair (CPU time: 4 fps x candidates each)
@@ -107,12 +108,13 @@ def with_decoder_sampling(pipe, guidance_min_timestep):
 
 def select_decoder(pipe, seeds, settings):
     """The decoder's guidance interval and steps (settings of (guidance_min_timestep, steps), the first the
-    reference) on the same prompts, seeds and fps; choose_decoder_sampling decides."""
+    reference) on the same prompts, seeds and fps; keeps_motion says which keep the reference's motion, for
+    video_eval --decide-decoder."""
     seeds = E.check_seeds(seeds, "selection")
     shipped, results = pipe.sched, {}
     for threshold, n in settings:
         with_decoder_sampling(pipe, threshold)
-        label = f"t>={threshold}, {n} steps"
+        label = decoder_label(threshold, n)
         results[label] = []
         for p in SELECTION_PROMPTS:
             for s in seeds:
@@ -189,8 +191,7 @@ def main():
     pipe = Pipeline(a.checkpoints)
     os.makedirs(a.checkpoints, exist_ok=True)
     if a.select_decoder:
-        settings = [tuple(int(v) for v in setting.split(":")) for setting in a.select_decoder]
-        res = select_decoder(pipe, E.SELECTION_SEEDS[:a.seeds], settings)
+        res = select_decoder(pipe, E.SELECTION_SEEDS[:a.seeds], decoder_settings(a.select_decoder))
         with open(os.path.join(a.checkpoints, "decoder_motion_selection.json"), "w") as f:
             json.dump(res, f, indent=1)
         print(json.dumps({k: res[k] for k in ("table", "keeping")}, indent=1))

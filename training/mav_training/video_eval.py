@@ -301,6 +301,11 @@ def decoder_label(threshold, n):
     return f"t>={threshold}, {n} steps"
 
 
+def decoder_settings(args):
+    """'T:N' arguments → (guidance_min_timestep, steps) pairs."""
+    return [tuple(int(v) for v in arg.split(":")) for arg in args]
+
+
 def choose_decoder_sampling(table, settings, motion_keeping=None):
     """Of the settings (guidance_min_timestep, steps) that keep the first's (guidance at every step, the most steps)
     video: named shape at most 2 points lower, oriented clips moving the named way at ≥ 70 % of the world's slowest
@@ -609,7 +614,7 @@ def main():
                           "chosen": {"guidance_min_timestep": threshold, "steps": n}}, indent=1))
         return
     elif a.select_decoder:
-        settings = [tuple(int(v) for v in setting.split(":")) for setting in a.select_decoder]
+        settings = decoder_settings(a.select_decoder)
         selection = "decoder_sampling", select_decoder(pipe, seeds, steps, settings, a.fps)
     if selection:
         name, res = selection
