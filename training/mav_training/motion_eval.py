@@ -47,9 +47,10 @@ def named_speed(cents, direction, fps):
     return along / 64 / (float(idx[-1] - idx[0]) / fps)
 
 
-def clip_row(pipe, prompt, seed, fps, steps=None):
+def clip_row(pipe, prompt, seed, fps, steps=None, guidance_from=None):
     want = W.caption_attributes(prompt)
-    keys = pipe.generate(prompt, seed, fps, None, steps, until="keyframes")["keyframes"][0].numpy()
+    keys = pipe.generate(prompt, seed, fps, None, steps, until="keyframes",
+                         guidance_from=guidance_from)["keyframes"][0].numpy()
     row, a = E.measure(prompt, seed, want, keys)
     speed = named_speed(a["centroids"], want["direction"], fps)
     row.update({"fps": fps, "speed": None if speed is None else round(speed, 4),
@@ -101,27 +102,20 @@ def select(pipe, seeds):
             **choose(results), "rows": {str(b): rows for b, rows in results.items()}}
 
 
-def with_decoder_sampling(pipe, guidance_min_timestep):
-    """The reference pipeline's decoder guided only at t ≥ guidance_min_timestep from now on."""
-    pipe.sched = dict(pipe.sched, decoder=dict(pipe.sched["decoder"], guidance_min_timestep=guidance_min_timestep))
-
-
 def select_decoder(pipe, seeds, settings):
     """The decoder's guidance interval and steps (settings of (guidance_min_timestep, steps), the first the
     reference) on the same prompts, seeds and fps; keeps_motion says which keep the reference's motion, for
     video_eval --decide-decoder."""
     seeds = E.check_seeds(seeds, "selection")
-    shipped, results = pipe.sched, {}
+    results = {}
     for threshold, n in settings:
-        with_decoder_sampling(pipe, threshold)
         label = decoder_label(threshold, n)
         results[label] = []
         for p in SELECTION_PROMPTS:
             for s in seeds:
                 for f in FPS:
-                    results[label].append(clip_row(pipe, p, s, f, {"decoder": n}))
+                    results[label].append(clip_row(pipe, p, s, f, {"decoder": n}, threshold))
                     print(json.dumps({"setting": label, **results[label][-1]}), flush=True)
-    pipe.sched = shipped
     labels = list(results)
     table = {label: counts(rows) for label, rows in results.items()}
     return {"seeds": seeds, "prompts": SELECTION_PROMPTS, "fps": FPS, "settings": settings, "table": table,

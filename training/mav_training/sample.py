@@ -235,13 +235,16 @@ class Pipeline:
         self._time("sr_high", t0)
         return torch.cat(frames).permute(1, 0, 2, 3).unsqueeze(0)
 
-    def generate(self, prompt, seed=0, fps=8.0, guidance=None, steps=None, until="sr_high", strength=None):
+    def generate(self, prompt, seed=0, fps=8.0, guidance=None, steps=None, until="sr_high", strength=None,
+                 guidance_from=None):
         """Runs the stages up to `until` (keyframes, interpolator, sr_low, sr_high); returns a dict of outputs.
-        `guidance` is the decoder's, as the request's guidanceScale in Java; the prior uses its manifest's."""
+        `guidance` is the decoder's, as the request's guidanceScale in Java; the prior uses its manifest's.
+        `guidance_from`: the decoder's guidance interval (its manifest's unless given)."""
         steps = dict(STEPS, **(steps or {}))
         gen = torch.Generator().manual_seed(seed)
         out = {"image_embed": self.image_embed(prompt, gen, steps=steps["prior"])}
-        out["keyframes"] = self.keyframes(out["image_embed"], gen, fps, guidance, steps["decoder"])
+        out["keyframes"] = self.keyframes(out["image_embed"], gen, fps, guidance, steps["decoder"],
+                                          guidance_from=guidance_from)
         if until == "keyframes":
             return out
         out["frames_64"] = self.interpolate(out["keyframes"], out["image_embed"], gen, fps, 5, steps["interpolator"],
