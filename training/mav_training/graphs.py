@@ -157,70 +157,17 @@ def graph_for(name, models):
 
 def restore_from_onnx(model, name, path):
     """Load the weights of an exported model back into its PyTorch module (the EMA weights that were exported).
-
-    Files exported without constant folding hold every parameter under its own name. Older files (models/*/1)
-    were folded: GroupNorm scales and shifts became anonymous Mul/Add constants and the weights of Linear layers
-    on 3-D inputs transposed MatMul constants; those are matched to their parameters in the order the model calls
-    its layers, which is the order the trace wrote the graph in. Anything that still does not fit is refused."""
+    Exports keep every parameter as an initializer under its own name (export.onnx_export); a file exported with
+    constant folding is refused, as its weights are merged into anonymous constants."""
     import onnx
     from onnx import numpy_helper
     prefix = GRAPH_PREFIX[name]
-    graph = onnx.load(path).graph
-    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(path).graph.initializer}
     found = {k[len(prefix):]: v for k, v in inits.items() if k.startswith(prefix)}
     state = model.state_dict()
     missing = [k for k in state if k not in found]
-    if missing and prefix == "unet.":
-        found.update(_match_folded(model, name, graph, inits, set(missing), path))
-    elif missing:
+    if missing:
         raise ValueError(f"{path}: {len(missing)} of {len(state)} parameters are not in the file (exported with "
                          f"constant folding), e.g. {missing[:3]}")
     model.load_state_dict({k: torch.from_numpy(found[k].copy()).reshape(state[k].shape) for k in state})
     return model
-
-
-def _match_folded(model, name, graph, inits, missing, path):
-    # anonymous constants in the order the graph first consumes them, by consuming op
-    consumed, seen = {"Mul": [], "Add": [], "MatMul": []}, set()
-    for node in graph.node:
-        for i in node.input:
-            if i in inits and i not in seen and not i.startswith(GRAPH_PREFIX[name]) and node.op_type in consumed:
-                seen.add(i)
-                consumed[node.op_type].append(i)
-    # parameters in the order the model first calls their layers
-    wanted, names = {"Mul": [], "Add": [], "MatMul": []}, {m: n for n, m in model.named_modules()}
-    calls = []
-    hooks = [m.register_forward_pre_hook(lambda m, _: calls.append(m))
-             for m in model.modules() if isinstance(m, (nn.GroupNorm, nn.Linear))]
-    with torch.no_grad():
-        graph_for(name, {name: model})(*parity_inputs(name, _embed_dim(model), None).values())
-    for h in hooks:
-        h.remove()
-    done = set()
-    for m in calls:
-        if m in done:
-            continue
-        done.add(m)
-        n = names[m]
-        for p, op in (("weight", "Mul"), ("bias", "Add")) if isinstance(m, nn.GroupNorm) else (("weight", "MatMul"),):
-            if f"{n}.{p}" in missing:
-                wanted[op].append(f"{n}.{p}")
-    out, params = {}, dict(model.named_parameters())
-    for op in wanted:
-        if len(wanted[op]) != len(consumed[op]):
-            raise ValueError(f"{path}: {len(missing)} parameters are not in the file by name and the folded "
-                             f"{op} constants do not match them ({len(consumed[op])} for {len(wanted[op])})")
-        for k, c in zip(wanted[op], consumed[op]):
-            v = inits[c].T if op == "MatMul" else inits[c]
-            if v.size != params[k].numel():
-                raise ValueError(f"{path}: folded constant {c} does not fit {k}")
-            out[k] = v
-    left = missing - set(out)
-    if left:
-        raise ValueError(f"{path}: {len(left)} parameters are not in the file, e.g. {sorted(left)[:3]}")
-    return out
-
-
-def _embed_dim(unet):
-    proj = unet.image_proj
-    return proj[0].in_features if proj is not None else 0

@@ -35,7 +35,7 @@ def groups_for(ch):
 
 
 class TemporalConv(nn.Module):
-    """1D conv over frames for every pixel: (b f) c h w → (b h w) c f → conv → back.
+    """1D conv over frames for every pixel, run as a k×1 2-D conv over (b, c, f, h·w).
 
     Dirac-initialised (weights the identity kernel, bias zero) so that adding it to a trained image model leaves
     the model's output unchanged at the start of video training.
@@ -60,14 +60,15 @@ class TemporalConv(nn.Module):
 
     def forward(self, x, frames, time=None):
         bf, c, h, w = x.shape
-        x = x.reshape(-1, frames, c, h, w).permute(0, 3, 4, 2, 1).reshape(-1, c, frames)  # (b h w) c f
-        y = self.conv(x)
+        # frames as the rows of a (b, c, f, h·w) image: the transposes move whole frames, not single values, which
+        # makes the layer several times faster in ONNX Runtime than a (b h w) c f layout (docs/performance.md)
+        x = x.reshape(-1, frames, c, h * w).transpose(1, 2)
+        y = F.conv2d(x, self.conv.weight.unsqueeze(-1), self.conv.bias, padding=(self.conv.padding[0], 0))
         if exists(self.motion):
             if time is None:
                 raise ValueError("a TemporalConv with a motion term needs each frame's time (seconds from the middle)")
-            tau = time[:, None, None, :].expand(-1, h * w, 1, -1).reshape(-1, 1, frames)  # (b h w) 1 f
-            y = y + self.motion(x) * tau
-        return y.reshape(-1, h, w, c, frames).permute(0, 4, 3, 1, 2).reshape(bf, c, h, w)  # (b f) c h w
+            y = y + F.conv2d(x, self.motion.weight.unsqueeze(-1)) * time[:, None, :, None]
+        return y.transpose(1, 2).reshape(bf, c, h, w)
 
 
 @torch.no_grad()

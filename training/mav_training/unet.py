@@ -6,9 +6,10 @@ the CLIP image embedding is projected and added too, and (image_tokens) projecte
 every spatial attention layer attends to, as in DALL-E 2's decoder; pixel-level conditions (masked frames and mask, or the
 bilinearly upsampled low-resolution frames) are concatenated to the sample as channels.
 
-The input is space-to-depth'ed by `unshuffle` (pixel unshuffle) and the output depth-to-space'd back, so that
-the network computes on a small grid: sr_high 768 → 256², sr_low 256 → 64², decoder 64 → 32². Spatial
-attention only runs at grids of at most 32×32 (levels listed in `attn_levels`).
+The input is space-to-depth'ed by `unshuffle` (pixel unshuffle, folded into the first convolution) and the
+output depth-to-space'd back (pixel shuffle), so that the network computes on a small grid: sr_high 768 → 256²,
+sr_low 256 → 64², decoder 64 → 32². Spatial attention only runs at grids of at most 32×32 (levels listed in
+`attn_levels`).
 """
 import torch
 import torch.nn as nn
@@ -17,19 +18,14 @@ import torch.nn.functional as F
 from .layers import PseudoAttention, ResBlock, TemporalAttention, exists, groups_for, sinusoidal
 
 
-def space_to_depth(x, r):
-    """(n c h w) → (n c·r·r h/r w/r), same channel order as torch.nn.functional.pixel_unshuffle."""
-    n, c, h, w = x.shape
-    x = x.reshape(n, c, h // r, r, w // r, r).permute(0, 1, 3, 5, 2, 4)
-    return x.reshape(n, c * r * r, h // r, w // r)
-
-
-def depth_to_space(x, r):
-    """(n c·r·r h w) → (n c h·r w·r), inverse of space_to_depth."""
-    n, crr, h, w = x.shape
+def unshuffled_conv(conv, x, r):
+    """conv(pixel_unshuffle(x, r)) as one convolution of stride r on x, with the 3×3 kernel over the r·r sub-pixel
+    channels rearranged into a 3r×3r one: the same sums without the 6-D transpose of the unshuffle, which took ONNX
+    Runtime four times as long as this convolution at 768² (docs/performance.md)."""
+    o, crr, k, _ = conv.weight.shape
     c = crr // (r * r)
-    x = x.reshape(n, c, r, r, h, w).permute(0, 1, 4, 2, 5, 3)
-    return x.reshape(n, c, h * r, w * r)
+    w = conv.weight.reshape(o, c, r, r, k, k).permute(0, 1, 4, 2, 5, 3).reshape(o, c, k * r, k * r)
+    return F.conv2d(x, w, conv.bias, stride=r, padding=conv.padding[0] * r)
 
 
 class Downsample(nn.Module):
@@ -193,9 +189,7 @@ class SpaceTimeUNet(nn.Module):
                 cond = F.interpolate(cond, scale_factor=float(self.low_res_factor), mode="bilinear",
                                      align_corners=False)
             x = torch.cat([x, cond], dim=1)
-        if self.unshuffle > 1:
-            x = space_to_depth(x, self.unshuffle)
-        x = self.conv_in(x)
+        x = unshuffled_conv(self.conv_in, x, self.unshuffle) if self.unshuffle > 1 else self.conv_in(x)
         hs = []
         for block in self.down:
             x = block["res"](x, e, frames, time)
@@ -216,7 +210,7 @@ class SpaceTimeUNet(nn.Module):
                 x = block["up"](x)
         x = self.conv_out(F.silu(self.norm_out(x)))
         if self.unshuffle > 1:
-            x = depth_to_space(x, self.unshuffle)
+            x = F.pixel_shuffle(x, self.unshuffle)
         if self.x0_param:
             x0 = x + cond if exists(self.low_res_factor) else x
             a = self.alphas_cumprod[timestep]

@@ -6,8 +6,8 @@ import torch
 from mav_training.clip import CLIP
 from mav_training.layers import PseudoAttention, PseudoConv3d, TemporalAttention, TemporalConv, blend_temporal_convs
 from mav_training.prior import DiffusionPrior
-from mav_training.unet import (SpaceTimeUNet, decoder_config, depth_to_space, interpolator_config, space_to_depth,
-                               sr_high_config, sr_low_config)
+from mav_training.unet import (SpaceTimeUNet, decoder_config, interpolator_config, sr_high_config, sr_low_config,
+                               unshuffled_conv)
 
 torch.set_num_threads(1)
 
@@ -165,10 +165,29 @@ class X0ParameterisationTest(unittest.TestCase):
 
 
 class ShapeTest(unittest.TestCase):
-    def test_space_to_depth_round_trip(self):
-        x = torch.randn(2, 3, 12, 12)
-        self.assertTrue(torch.equal(depth_to_space(space_to_depth(x, 3), 3), x))
-        self.assertTrue(torch.equal(space_to_depth(x, 3), torch.nn.functional.pixel_unshuffle(x, 3)))
+    def test_unshuffled_conv_is_the_conv_of_the_pixel_unshuffle(self):
+        torch.manual_seed(0)
+        for r in (2, 3, 4):
+            conv = torch.nn.Conv2d(3 * r * r, 8, 3, padding=1)
+            x = torch.randn(2, 3, 6 * r, 5 * r)
+            with torch.no_grad():
+                expected = conv(torch.nn.functional.pixel_unshuffle(x, r))
+                self.assertTrue(torch.allclose(unshuffled_conv(conv, x, r), expected, atol=1e-5))
+
+    def test_temporal_conv_is_a_conv1d_over_each_pixels_frames(self):
+        torch.manual_seed(0)
+        conv = TemporalConv(8, motion=True)
+        with torch.no_grad():
+            for p in conv.parameters():
+                p.copy_(torch.randn_like(p) * 0.2)
+            b, f, h, w = 2, 5, 3, 4
+            x = torch.randn(b * f, 8, h, w)
+            time = torch.randn(b, f)
+            pixels = x.reshape(b, f, 8, h, w).permute(0, 3, 4, 2, 1).reshape(-1, 8, f)  # (b h w) c f
+            tau = time[:, None, None, :].expand(-1, h * w, 1, -1).reshape(-1, 1, f)
+            expected = conv.conv(pixels) + conv.motion(pixels) * tau
+            expected = expected.reshape(b, h, w, 8, f).permute(0, 4, 3, 1, 2).reshape(b * f, 8, h, w)
+            self.assertTrue(torch.allclose(conv(x, f, time), expected, atol=1e-5))
 
     def test_pseudo_attention_shapes(self):
         m = PseudoAttention(16, heads=2)
