@@ -22,8 +22,8 @@ import mav.common.event.StageTiming;
  * {@code ./mav bench --compare}: each stage's model time for the README's default job, three ways in one run: the
  * PyTorch reference of the same weights (Debian's torch, {@code mav_training.time_models}), ONNX Runtime Java in a
  * bare JVM ({@code training/tools/ort_check.sh plan}), both on the calls {@link ModelPlan} lists, and the stage in
- * its running service (the {@code inferenceMs} the job's final event records). The two bare runs go first, before
- * a stack of bench's own starts, so that nothing of the stack competes with them.
+ * its running service (the {@code inferenceMs} the job's final event records, after one warm-up job). The two bare
+ * runs go first, before a stack of bench's own starts, so that nothing of the stack competes with them.
  */
 final class Compare {
     static final String PROMPT = "a blue fish swimming left";
@@ -69,11 +69,16 @@ final class Compare {
             endpoints = stack.endpoints();
         }
         Bench.JobRecord job;
+        Duration timeout = Duration.ofSeconds(a.intValue("timeout", 3600));
         try {
-            String id = Mav.newJobId().replace("job-", "compare-");
-            PromptRequest request = new PromptRequest(id, PROMPT, null, SEED, ModelPlan.FPS, null, Map.of()).validate();
-            job = Bench.runJobs(List.of(request), endpoints, Duration.ofSeconds(a.intValue("timeout", 3600)), out)
-                    .get(id);
+            // one job first, as the bare runs make one call per model first: a stack's first job also pays its
+            // sessions' first calls at the job's shapes and its clients' first requests, several seconds in all
+            Bench.JobRecord warmUp = runJob("compare-warm-up-", endpoints, timeout, out);
+            if (warmUp.result == null) {
+                out.println("mav: the warm-up job did not complete: " + warmUp.failure);
+                return 1;
+            }
+            job = runJob("compare-", endpoints, timeout, out);
         } finally {
             if (stack != null) {
                 out.println("mav: stopping the stack");
@@ -93,6 +98,12 @@ final class Compare {
         out.print(table(torch, ort, service, wall, threads));
         out.println("load average after: " + loadAverage());
         return 0;
+    }
+
+    private static Bench.JobRecord runJob(String idPrefix, Endpoints endpoints, Duration timeout, PrintStream out) {
+        String id = Mav.newJobId().replace("job-", idPrefix);
+        PromptRequest request = new PromptRequest(id, PROMPT, null, SEED, ModelPlan.FPS, null, Map.of()).validate();
+        return Bench.runJobs(List.of(request), endpoints, timeout, out).get(id);
     }
 
     /** Runs a timing tool and sums the seconds of its JSON lines per stage; its other output goes to ours. */
