@@ -12,6 +12,16 @@ from mav_training.unet import (SpaceTimeUNet, decoder_config, interpolator_confi
 torch.set_num_threads(1)
 
 
+def trained_temporal_conv():
+    """A TemporalConv with a motion term, moved off its identity start as training would."""
+    torch.manual_seed(0)
+    conv = TemporalConv(8, motion=True)
+    with torch.no_grad():
+        for p in conv.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return conv
+
+
 class TemporalIdentityTest(unittest.TestCase):
     def test_fresh_temporal_conv_is_identity(self):
         conv = TemporalConv(8)
@@ -47,11 +57,7 @@ class TemporalIdentityTest(unittest.TestCase):
         self.assertTrue(all(torch.allclose(m.state_dict()[k], trained[k], atol=1e-6) for k in convs))
 
     def test_motion_terms_blend_apart_from_the_kernels(self):
-        torch.manual_seed(0)
-        conv = TemporalConv(8, motion=True)
-        with torch.no_grad():
-            for p in conv.parameters():
-                p.add_(torch.randn_like(p) * 0.1)
+        conv = trained_temporal_conv()
         x = torch.randn(2 * 5, 8, 4, 4)
         time = (torch.arange(5.0) - 2)[None].expand(2, -1) / 8
         kernel_only = conv.conv.weight.clone(), conv.conv.bias.clone()
@@ -175,11 +181,8 @@ class ShapeTest(unittest.TestCase):
                 self.assertTrue(torch.allclose(unshuffled_conv(conv, x, r), expected, atol=1e-5))
 
     def test_temporal_conv_is_a_conv1d_over_each_pixels_frames(self):
-        torch.manual_seed(0)
-        conv = TemporalConv(8, motion=True)
+        conv = trained_temporal_conv()
         with torch.no_grad():
-            for p in conv.parameters():
-                p.copy_(torch.randn_like(p) * 0.2)
             b, f, h, w = 2, 5, 3, 4
             x = torch.randn(b * f, 8, h, w)
             time = torch.randn(b, f)
