@@ -18,7 +18,7 @@ def interpolator_from_decoder(dec):
     for k, v in sd.items():
         if k == "conv_in.weight":
             w = torch.zeros_like(own[k])
-            w[:, : v.shape[1]] = v  # space_to_depth keeps channel-major order: sample channels come first
+            w[:, : v.shape[1]] = v  # the pixel unshuffle keeps channel-major order: sample channels come first
             own[k] = w
         elif k in own and own[k].shape == v.shape:
             own[k] = v
