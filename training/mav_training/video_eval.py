@@ -2,6 +2,8 @@
 (evaluate.py judges D^t's 16 keyframes; this judges the video).
 
   python3 -m mav_training.video_eval --select-strength       # ↑F's inbetween_strength, chosen on SELECTION_SEEDS
+  python3 -m mav_training.video_eval --select-interpolator checkpoints NEW --strengths 0.05 0.15 0.3   # ↑F's weights
+                                                             # and strength together, SELECTION_SEEDS
   python3 -m mav_training.video_eval --select-sr sr_low --candidates checkpoints NEW   # SR weights, SELECTION_SEEDS
   python3 -m mav_training.video_eval --select-sr-steps sr_low --step-counts 10 5 3     # SR steps, SELECTION_SEEDS
   python3 -m mav_training.video_eval --select-decoder 0:50 200:50 200:25 0:25 --seeds 3   # the decoder's guidance
@@ -356,6 +358,64 @@ def select_decoder(pipe, seeds, steps, settings, fps=8.0):
             "chosen": {"guidance_min_timestep": threshold, "steps": n}, "rows": rows}
 
 
+INTERPOLATOR_MEASURES = ("shape_share", "shape_share_between", "area_ratio", "sharp_ratio", "halo",
+                         "longest_wrong_shape")
+
+
+def interpolator_label(candidate, strength):
+    return f"{candidate} @ {strength}"
+
+
+def choose_interpolator(table, settings):
+    """Of the settings (candidate weights, strength; the first the shipped pair) that keep the first's named shape
+    within 2 points, its worst clip's in-between area no further from the keyframes', and its halo at most 10 % higher:
+    the sharpest in-between frames against the keyframes (the pulse a user sees every fifth frame), then the largest
+    strength (it leaves ↑F the most to draw)."""
+    base = table[interpolator_label(*settings[0])]
+    row = lambda s: table[interpolator_label(*s)]
+    keep = [s for s in settings if row(s)["shape_share"] >= base["shape_share"] - 0.02
+            and row(s)["area_off_worst"] <= base["area_off_worst"] and row(s)["halo"] <= 1.1 * base["halo"]]
+    return max(keep, key=lambda s: (row(s)["sharp_ratio"], s[1]))
+
+
+def select_interpolator(pipe, seeds, steps, candidates, strengths, fps=8.0):
+    """↑F's weights and strength together: the first candidate (a checkpoints directory; its interpolator checkpoint,
+    else the exported model) at the manifest's strength is the reference, every candidate runs at every strength, on
+    the same keyframes and noise of DECODER_SELECTION_PROMPTS (the yellow arrow's thin shaft is where in-between area
+    drifts); ↑F's 64² output, all 76 frames. choose_interpolator decides."""
+    from .checkpoints import load_ema
+    from .recipe import make_interpolator
+    models = {c: load_ema(c, "interpolator", make_interpolator()) for c in candidates}
+    settings = [(candidates[0], pipe.inbetween_strength)] + [
+        (c, s) for c in candidates for s in strengths if (c, s) != (candidates[0], pipe.inbetween_strength)]
+    shipped, rows = pipe.m["interpolator"], []
+    with torch.no_grad():
+        for prompt in DECODER_SELECTION_PROMPTS:
+            want = W.caption_attributes(prompt)
+            for seed in E.check_seeds(seeds, "selection"):
+                emb, keys, state = keyframes_for(pipe, prompt, seed, fps, steps)
+                for c, strength in settings:
+                    pipe.m["interpolator"] = models[c]
+                    t0 = time.time()
+                    row = measure_video(final_frames(pipe, emb, keys, state, fps, strength, "interpolator",
+                                                     steps)[0].numpy(), want, fps)
+                    small = {k: row[k] for k in INTERPOLATOR_MEASURES}
+                    small.update(prompt=prompt, seed=seed, setting=interpolator_label(c, strength),
+                                 seconds=round(time.time() - t0, 1))
+                    rows.append(small)
+                    print(json.dumps(small), flush=True)
+    pipe.m["interpolator"] = shipped
+    table = {}
+    for c, strength in settings:
+        sub = [r for r in rows if r["setting"] == interpolator_label(c, strength)]
+        t = {k: round(float(np.mean([r[k] for r in sub])), 4) for k in INTERPOLATOR_MEASURES + ("seconds",)}
+        t["area_off_worst"] = round(max(abs(r["area_ratio"] - 1) for r in sub), 4)
+        table[interpolator_label(c, strength)] = t
+    c, strength = choose_interpolator(table, settings)
+    return {"seeds": list(seeds), "prompts": DECODER_SELECTION_PROMPTS, "settings": settings, "table": table,
+            "chosen": {"candidate": c, "inbetween_strength": strength}, "rows": rows}
+
+
 def choose_sr(table, candidates):
     """The rule of select_sr over its per-candidate means."""
     base = table[candidates[0]]
@@ -558,6 +618,9 @@ def main():
                    help="compare an SR model's weights (--candidates, the shipped first) on selection seeds")
     p.add_argument("--candidates", nargs="+", default=None, metavar="DIR",
                    help="checkpoints directories; one without the stage's checkpoint stands for the exported model")
+    p.add_argument("--select-interpolator", nargs="+", default=None, metavar="DIR",
+                   help="↑F's weights (checkpoints directories, the shipped first) and --strengths together, "
+                        "SELECTION_SEEDS")
     p.add_argument("--select-sr-steps", choices=["sr_low", "sr_high"], default=None,
                    help="compare an SR model's sampling steps (--step-counts, the most first) on selection seeds")
     p.add_argument("--step-counts", type=int, nargs="+", default=None)
@@ -600,6 +663,9 @@ def main():
         selection = "strength", select_strength(pipe, seeds, steps, a.fps, windows=windows)
     elif a.select_sr:
         selection = a.select_sr, select_sr(pipe, a.select_sr, seeds, steps, a.candidates, a.fps)
+    elif a.select_interpolator:
+        selection = "interpolator", select_interpolator(pipe, seeds, steps, a.select_interpolator,
+                                                        a.strengths or CANDIDATE_STRENGTHS, a.fps)
     elif a.select_sr_steps:
         selection = a.select_sr_steps + "_steps", select_sr_steps(pipe, a.select_sr_steps, seeds, steps, a.step_counts,
                                                                   a.fps)

@@ -101,6 +101,21 @@ class VideoEvalTest(unittest.TestCase):
         self.assertEqual(V.choose_decoder_sampling(table, settings), (0, 25))  # none halves the halo: fewest steps
         self.assertEqual(V.choose_decoder_sampling(table, settings, [V.decoder_label(0, 50)]), (0, 50))
 
+    def test_new_interpolator_weights_win_on_sharpness_only_with_shape_area_and_halo_kept(self):
+        row = lambda shape, off, halo, sharp: {"shape_share": shape, "area_off_worst": off, "halo": halo,
+                                               "sharp_ratio": sharp}
+        settings = [("shipped", 0.05), ("new", 0.05), ("new", 0.3)]
+        table = {V.interpolator_label("shipped", 0.05): row(0.99, 0.16, 0.004, 0.75),
+                 V.interpolator_label("new", 0.05): row(0.99, 0.10, 0.004, 0.92),
+                 V.interpolator_label("new", 0.3): row(0.99, 0.10, 0.004, 0.92)}
+        self.assertEqual(V.choose_interpolator(table, settings), ("new", 0.3))  # a tie: the larger strength
+        table[V.interpolator_label("new", 0.3)]["shape_share"] = 0.96  # sharp blobs are still blobs
+        self.assertEqual(V.choose_interpolator(table, settings), ("new", 0.05))
+        table[V.interpolator_label("new", 0.05)]["area_off_worst"] = 0.2  # a thinner arrow
+        self.assertEqual(V.choose_interpolator(table, settings), ("shipped", 0.05))
+        table[V.interpolator_label("new", 0.05)].update(area_off_worst=0.1, halo=0.005)  # ghosted edges
+        self.assertEqual(V.choose_interpolator(table, settings), ("shipped", 0.05))
+
     def test_the_sheet_crop_follows_the_object(self):
         clip, _ = video(512, frames=2, center=(0.75, 0.3), shape="square")
         crop = V.object_crop(clip, 192)

@@ -27,9 +27,19 @@ def interpolator_from_decoder(dec):
 
 
 class InterpolatorStage(Stage):
-    """Every weight trains (its new input channels change the spatial task too); no condition dropout (unguided)."""
+    """D^t's spatial layers stay frozen: fine-tuning them on a CPU budget blurred every frame ↑F draws. The temporal
+    layers, the fps and frame-skip embeddings and conv_in (which reads the masked frames and the mask) train; the loss
+    counts the frames between keyframes only, which are all ↑F draws. No condition dropout (unguided)."""
     name = "interpolator"
     keyframes = 4
+
+    def params(self):
+        m = self.model
+        trainable = {id(p) for p in m.temporal_parameters()} | {
+            id(p) for mod in (m.fps_mlp, m.skip_mlp, m.conv_in) for p in mod.parameters()}
+        for p in m.parameters():
+            p.requires_grad_(id(p) in trainable)
+        return [p for p in m.parameters() if p.requires_grad]
 
     def build(self):
         self.clip, _ = load_clip(self.root)
@@ -52,7 +62,9 @@ class InterpolatorStage(Stage):
         v = v.to(self.device)
         mask = torch.zeros(n, 1, frames, 64, 64, device=self.device)
         mask[:, :, ::skip] = 1
+        between = 1 - mask[:, :, :, :1, :1]
         with torch.no_grad():
             emb = self.clip.image(v[:, :, 0])
         return diffusion_loss(self.model, v, self.gen, OFFSET_NOISE, image_embed=emb, fps=fps,
-                              frame_skip=torch.full((n,), float(skip)), cond=torch.cat([v * mask, mask], dim=1))
+                              frame_skip=torch.full((n,), float(skip)), cond=torch.cat([v * mask, mask], dim=1),
+                              pixel_weight=between / between.mean())
