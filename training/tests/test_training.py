@@ -11,7 +11,7 @@ import torch
 from mav_training import checkpoints as C, data, losses as L, recipe as R, stages as S, world as W
 from mav_training.layers import TemporalAttention, TemporalConv
 from mav_training.stages import base as B, decoder as D
-from mav_training.unet import SpaceTimeUNet, decoder_config
+from mav_training.unet import SpaceTimeUNet, decoder_config, interpolator_config
 
 torch.set_num_threads(1)
 
@@ -49,10 +49,15 @@ class VideoFineTuningTest(unittest.TestCase):
         self.assertTrue(torch.equal(before["image_proj.0.weight"], after["image_proj.0.weight"]))
         changed = [k for k in after if not torch.equal(before[k], after[k])]
         self.assertTrue(changed and all(".temporal." in k or k.startswith("fps_mlp") for k in changed), changed)
-        # ↑F fine-tunes every weight (new input channels)
+        # ↑F trains what D^t trains, its frame-skip embedding and conv_in (which reads the masked frames and mask)
         interp = S.InterpolatorStage.__new__(S.InterpolatorStage)
-        interp.model = SpaceTimeUNet(**decoder_config(16, tiny=True))
-        self.assertEqual(len(list(interp.params())), len(list(interp.model.parameters())))
+        interp.model = SpaceTimeUNet(**interpolator_config(16, tiny=True))
+        names = {id(p): n for n, p in interp.model.named_parameters()}
+        trained = {names[id(p)] for p in interp.params()}
+        self.assertTrue({"conv_in.weight", "skip_mlp.0.weight", "fps_mlp.0.weight"} <= trained, trained)
+        self.assertTrue(all(".temporal." in n or n.split(".")[0] in ("conv_in", "skip_mlp", "fps_mlp")
+                            for n in trained), trained)
+        self.assertFalse(interp.model.image_proj[0].weight.requires_grad)
 
 
 class ShapeDecoyTest(unittest.TestCase):
