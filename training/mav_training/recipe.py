@@ -11,7 +11,7 @@ STAGES = ["tokenizer", "clip", "prior", "decoder", "decoder_video", "interpolato
 DEFAULT_MINUTES = {"clip": 5, "prior": 16, "decoder": 25, "decoder_video": 15, "interpolator": 8, "sr_low": 7,
                    "sr_high": 6}
 # `train all`: every stage trains to the step count of the shipped weights (at --batch-scale 1)
-TARGET_STEPS = {"clip": 673, "prior": 2142, "decoder": 47464, "decoder_video": 29448, "interpolator": 1011,
+TARGET_STEPS = {"clip": 673, "prior": 2142, "decoder": 47464, "decoder_video": 29448, "interpolator": 3698,
                 "sr_low": 5649, "sr_high": 10549}
 BATCH = {"clip": 128, "prior": 128, "decoder": 32, "decoder_video": 4, "interpolator": 3, "sr_low": 4,
          "sr_high": 8}
@@ -33,7 +33,8 @@ DATA = {
                "first-frame embedding, fps 4-30 moving from high to low; still decoys (every fish or arrow clip at "
                "t >= 500 noised from its middle frame held still), the frame-to-frame part of the error weighted 5x; "
                "only the temporal layers and the fps embedding train, the spatial layers stay D's",
-    "interpolator": "unlabelled clips, 4 keyframes, frame skip 2-5, fps = keyframe fps × skip; init from D^t",
+    "interpolator": "unlabelled clips, 4 keyframes, frame skip 2-5, fps = keyframe fps × skip; init from the shipped "
+                    "D^t, its spatial layers frozen; the loss on the frames between keyframes only",
     "sr_low": "6-frame clips rendered at 64 and 256 px, random 64×64 crops of the 256 frames, low_res noise aug",
     "sr_high": "single frames rendered at 256 and 768 px, random 96×96 crops, low_res noise aug",
 }
