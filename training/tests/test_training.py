@@ -219,7 +219,7 @@ class VideoDecoderResumeTest(unittest.TestCase):
         exported = {"steps": 7, "temporal_conv_blend": 0.5}
         with mock.patch.object(B.Stage, "load_exported", return_value=exported):  # stands in for the file's weights
             self.assertEqual(stage.load_exported(), exported)
-        trainable = stage._trainable()
+        trainable = stage.trainable()
         spatial = [n for n, p in stage.model.named_parameters() if id(p) not in trainable]
         for model in (stage.model, stage.ema.model):
             state = model.state_dict()

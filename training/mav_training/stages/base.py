@@ -40,7 +40,7 @@ class EMA:
 
 class Stage:
     """A resumable training loop. A stage defines `name`, build() (self.model and any frozen models), data(step,
-    progress) → a batch on the CPU, and loss(batch) → a scalar.
+    progress) → a batch on the CPU, and loss(batch) → a scalar; trainable() when only part of the model trains.
 
     data depends only on the stage, the step and `progress` (the fraction of the run spent), never on state carried
     from step to step, so workers can render batches ahead (Prefetcher); noise, timesteps and condition dropout come
@@ -60,8 +60,18 @@ class Stage:
         self.elapsed = 0.0
         self.losses = []
 
+    def trainable(self):
+        """ids of the parameters that train, None for every one (a stage that fine-tunes part of a model says which)."""
+        return None
+
     def params(self):
-        return self.model.parameters()
+        """The parameters the optimiser gets; the others are frozen (requires_grad off)."""
+        trainable = self.trainable()
+        if trainable is None:
+            return self.model.parameters()
+        for p in self.model.parameters():
+            p.requires_grad_(id(p) in trainable)
+        return [p for p in self.model.parameters() if p.requires_grad]
 
     def rng(self, step):
         """numpy random numbers of one step's batch (crops, fps, frame skips)."""

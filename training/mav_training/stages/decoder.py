@@ -95,20 +95,14 @@ class DecoderVideoStage(Stage):
         self.take_spatial_weights()
         return info
 
-    def params(self):
-        trainable = self._trainable()
-        for p in self.model.parameters():
-            p.requires_grad_(id(p) in trainable)
-        return [p for p in self.model.parameters() if p.requires_grad]
-
-    def _trainable(self):
+    def trainable(self):
         return {id(p) for p in self.model.temporal_parameters()} | {id(p) for p in self.model.fps_mlp.parameters()}
 
     def take_spatial_weights(self):
         """After a resume, every frozen (spatial) weight comes from D's current EMA: D^t's spatial layers are D's by
         definition, so a D trained on since D^t last ran carries over, and only the temporal layers keep D^t's own."""
         dec = load_ema(self.root, "decoder", make_decoder()).state_dict()
-        trainable = self._trainable()
+        trainable = self.trainable()
         frozen = [n for n, p in self.model.named_parameters() if id(p) not in trainable]
         changed = sum(not torch.equal(self.ema.model.state_dict()[n].cpu(), dec[n]) for n in frozen)
         for model in (self.model, self.ema.model):

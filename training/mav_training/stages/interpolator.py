@@ -33,13 +33,10 @@ class InterpolatorStage(Stage):
     name = "interpolator"
     keyframes = 4
 
-    def params(self):
+    def trainable(self):
         m = self.model
-        trainable = {id(p) for p in m.temporal_parameters()} | {
+        return {id(p) for p in m.temporal_parameters()} | {
             id(p) for mod in (m.fps_mlp, m.skip_mlp, m.conv_in) for p in mod.parameters()}
-        for p in m.parameters():
-            p.requires_grad_(id(p) in trainable)
-        return [p for p in m.parameters() if p.requires_grad]
 
     def build(self):
         self.clip, _ = load_clip(self.root)
