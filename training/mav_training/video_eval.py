@@ -251,9 +251,41 @@ def final_frames(pipe, emb, keys, state, fps, strength, until, steps, window=Non
     return x
 
 
+def measure_settings(prompts, seeds, prepare, settings, measures, fps=8.0):
+    """The selection runs' loop: for each prompt × selection seed, `prepare(prompt, seed)` makes what every setting
+    starts from (the same keyframes and noise), then each setting (label → run(start) → frames [1, 3, F, R, R]) is
+    measured on all its frames. Returns the rows (`measures`, prompt, seed, setting, seconds) and each setting's
+    means over its rows."""
+    rows = []
+    for prompt in prompts:
+        want = W.caption_attributes(prompt)
+        for seed in E.check_seeds(seeds, "selection"):
+            start = prepare(prompt, seed)
+            for label, run in settings.items():
+                t0 = time.time()
+                row = measure_video(run(start)[0].numpy(), want, fps)
+                small = {k: row.get(k) for k in measures}
+                small.update(prompt=prompt, seed=seed, setting=label, seconds=round(time.time() - t0, 1))
+                rows.append(small)
+                print(json.dumps(small), flush=True)
+    return rows, setting_means(rows, settings, measures + ("seconds",))
+
+
+def setting_means(rows, labels, measures):
+    """{label: {measure: mean over the label's rows}}, rows without the measure (None) left out."""
+    def mean(label, k):
+        vals = [r[k] for r in rows if r["setting"] == label and r.get(k) is not None]
+        return round(float(np.mean(vals)), 4) if vals else None
+    return {label: {k: mean(label, k) for k in measures} for label in labels}
+
+
 def setting_label(strength, window):
     """A ↑F setting's name in tables: its strength, and its keyframes per window when one was asked for."""
     return str(strength) if window is None else f"{strength} w{window}"
+
+
+STRENGTH_MEASURES = ("shape_share", "shape_share_between", "area_ratio", "sharp_ratio", "longest_wrong_shape",
+                     "speed_fw_per_s")
 
 
 def select_strength(pipe, seeds, steps, fps=8.0, candidates=CANDIDATE_STRENGTHS, windows=(None,)):
@@ -261,35 +293,16 @@ def select_strength(pipe, seeds, steps, fps=8.0, candidates=CANDIDATE_STRENGTHS,
     share over all 76 frames decides: of the candidates within 2 points of the best, those whose in-between objects
     are within 10 % of the keyframes' area (if any), the largest strength wins (it leaves ↑F the most to draw), then
     the window ↑F was trained on (the smallest)."""
-    seeds = E.check_seeds(seeds, "selection")
-    settings = [(s, w) for w in windows for s in candidates]
-    rows = []
-    for prompt in SELECTION_PROMPTS:
-        want = W.caption_attributes(prompt)
-        for seed in seeds:
-            emb, keys, state = keyframes_for(pipe, prompt, seed, fps, steps)
-            for strength, window in settings:
-                t0 = time.time()
-                clip = final_frames(pipe, emb, keys, state, fps, strength, "interpolator", steps, window)[0].numpy()
-                row = measure_video(clip, want, fps)
-                small = {k: row[k] for k in ("shape_share", "shape_share_between", "area_ratio", "sharp_ratio",
-                                             "longest_wrong_shape", "speed_fw_per_s")}
-                small.update(prompt=prompt, seed=seed, strength=strength, window=window,
-                             seconds=round(time.time() - t0, 1))
-                rows.append(small)
-                print(json.dumps(small), flush=True)
-    table = {}
-    for strength, window in settings:
-        sub = [r for r in rows if r["strength"] == strength and r["window"] == window]
-        table[(strength, window)] = {k: round(float(np.mean([r[k] for r in sub])), 3)
-                                     for k in ("shape_share", "shape_share_between", "area_ratio", "sharp_ratio",
-                                               "speed_fw_per_s")}
+    choices = {setting_label(s, w): (s, w) for w in windows for s in candidates}
+    settings = {label: (lambda start, s=s, w=w: final_frames(pipe, *start, fps, s, "interpolator", steps, w))
+                for label, (s, w) in choices.items()}
+    rows, table = measure_settings(SELECTION_PROMPTS, seeds, lambda p, seed: keyframes_for(pipe, p, seed, fps, steps),
+                                   settings, STRENGTH_MEASURES, fps)
     best = max(v["shape_share"] for v in table.values())
-    near = [s for s, v in table.items() if v["shape_share"] >= best - 0.02]
-    sized = [s for s in near if abs(table[s]["area_ratio"] - 1) <= 0.1]
-    strength, window = max(sized or near, key=lambda sw: (sw[0], -(sw[1] or 10 ** 6)))
-    return {"seeds": seeds, "prompts": SELECTION_PROMPTS,
-            "table": {setting_label(*k): v for k, v in table.items()},
+    near = [label for label, v in table.items() if v["shape_share"] >= best - 0.02]
+    sized = [label for label in near if abs(table[label]["area_ratio"] - 1) <= 0.1]
+    strength, window = max((choices[label] for label in sized or near), key=lambda sw: (sw[0], -(sw[1] or 10 ** 6)))
+    return {"seeds": list(seeds), "prompts": SELECTION_PROMPTS, "table": table,
             "chosen": strength, "chosen_window_keyframes": window, "rows": rows}
 
 
@@ -328,31 +341,21 @@ def select_decoder(pipe, seeds, steps, settings, fps=8.0):
     """The decoder's guidance interval and steps: each setting (guidance_min_timestep, steps; the first guided at
     every step with the most steps, the reference) draws keyframes from the same image embedding and noise, then ↑F;
     all 76 frames measured at 64², where the decoder's rim is made. choose_decoder_sampling decides."""
-    rows = []
+    def prepare(prompt, seed):
+        gen = torch.Generator().manual_seed(seed)
+        return pipe.image_embed(prompt, gen), gen.get_state()
+
+    def sample(start, threshold, n):
+        emb, state = start
+        gen = torch.Generator()
+        gen.set_state(state)
+        keys = pipe.keyframes(emb, gen, fps, None, n, guidance_from=threshold)
+        return pipe.interpolate(keys, emb, gen, fps, SKIP, steps["interpolator"])
+    runs = {decoder_label(t, n): (lambda start, t=t, n=n: sample(start, t, n)) for t, n in settings}
     with torch.no_grad():
-        for prompt in DECODER_SELECTION_PROMPTS:
-            want = W.caption_attributes(prompt)
-            for seed in E.check_seeds(seeds, "selection"):
-                gen = torch.Generator().manual_seed(seed)
-                emb = pipe.image_embed(prompt, gen)
-                state = gen.get_state()
-                for threshold, n in settings:
-                    gen.set_state(state)
-                    t0 = time.time()
-                    keys = pipe.keyframes(emb, gen, fps, None, n, guidance_from=threshold)
-                    clip = pipe.interpolate(keys, emb, gen, fps, SKIP, steps["interpolator"])[0].numpy()
-                    row = measure_video(clip, want, fps)
-                    small = {k: row[k] for k in DECODER_MEASURES}
-                    small.update(prompt=prompt, seed=seed, setting=decoder_label(threshold, n),
-                                 moves_ok=row.get("moves_ok"), seconds=round(time.time() - t0, 1))
-                    rows.append(small)
-                    print(json.dumps(small), flush=True)
-    table = {}
-    for threshold, n in settings:
-        sub = [r for r in rows if r["setting"] == decoder_label(threshold, n)]
-        t = {k: round(float(np.mean([r[k] for r in sub])), 4) for k in DECODER_MEASURES + ("seconds",)}
-        t["moves_ok"] = round(float(np.mean([r["moves_ok"] for r in sub if r["moves_ok"] is not None])), 3)
-        table[decoder_label(threshold, n)] = t
+        # moves_ok: oriented clips only (None for the others, left out of the means)
+        rows, table = measure_settings(DECODER_SELECTION_PROMPTS, seeds, prepare, runs,
+                                       DECODER_MEASURES + ("moves_ok",), fps)
     threshold, n = choose_decoder_sampling(table, settings)
     return {"seeds": list(seeds), "prompts": DECODER_SELECTION_PROMPTS, "settings": settings, "table": table,
             "chosen": {"guidance_min_timestep": threshold, "steps": n}, "rows": rows}
@@ -388,32 +391,23 @@ def select_interpolator(pipe, seeds, steps, candidates, strengths, fps=8.0):
     models = {c: load_ema(c, "interpolator", make_interpolator()) for c in candidates}
     settings = [(candidates[0], pipe.inbetween_strength)] + [
         (c, s) for c in candidates for s in strengths if (c, s) != (candidates[0], pipe.inbetween_strength)]
-    shipped, rows = pipe.m["interpolator"], []
+
+    def sample(start, c, strength):
+        pipe.m["interpolator"] = models[c]
+        return final_frames(pipe, *start, fps, strength, "interpolator", steps)
+    runs = {interpolator_label(c, s): (lambda start, c=c, s=s: sample(start, c, s)) for c, s in settings}
+    shipped = pipe.m["interpolator"]
     with torch.no_grad():
-        for prompt in DECODER_SELECTION_PROMPTS:
-            want = W.caption_attributes(prompt)
-            for seed in E.check_seeds(seeds, "selection"):
-                emb, keys, state = keyframes_for(pipe, prompt, seed, fps, steps)
-                for c, strength in settings:
-                    pipe.m["interpolator"] = models[c]
-                    t0 = time.time()
-                    row = measure_video(final_frames(pipe, emb, keys, state, fps, strength, "interpolator",
-                                                     steps)[0].numpy(), want, fps)
-                    small = {k: row[k] for k in INTERPOLATOR_MEASURES}
-                    small.update(prompt=prompt, seed=seed, setting=interpolator_label(c, strength),
-                                 seconds=round(time.time() - t0, 1))
-                    rows.append(small)
-                    print(json.dumps(small), flush=True)
+        rows, table = measure_settings(DECODER_SELECTION_PROMPTS, seeds,
+                                       lambda p, seed: keyframes_for(pipe, p, seed, fps, steps), runs,
+                                       INTERPOLATOR_MEASURES, fps)
     pipe.m["interpolator"] = shipped
-    table = {}
-    for c, strength in settings:
-        sub = [r for r in rows if r["setting"] == interpolator_label(c, strength)]
-        t = {k: round(float(np.mean([r[k] for r in sub])), 4) for k in INTERPOLATOR_MEASURES + ("seconds",)}
-        t["area_off_worst"] = round(max(abs(r["area_ratio"] - 1) for r in sub), 4)
-        table[interpolator_label(c, strength)] = t
+    for label, t in table.items():
+        t["area_off_worst"] = round(max(abs(r["area_ratio"] - 1) for r in rows if r["setting"] == label), 4)
     c, strength = choose_interpolator(table, settings)
     return {"seeds": list(seeds), "prompts": DECODER_SELECTION_PROMPTS, "settings": settings, "table": table,
             "chosen": {"candidate": c, "inbetween_strength": strength}, "rows": rows}
+
 
 
 def choose_sr(table, candidates):
@@ -443,30 +437,27 @@ def compare_sr(pipe, stage, seeds, steps, settings, fps=8.0):
     """Each setting (label → (weights, sampling steps)) upsamples the same frames of SELECTION_PROMPTS with the same
     noise at `stage`, measured at its output's size; returns the rows and the per-setting means."""
     upsample = {"sr_low": pipe.sr_low, "sr_high": pipe.sr_high}[stage]
-    shipped, rows = pipe.m[stage], []
+
+    def prepare(prompt, seed):
+        emb, keys, state = keyframes_for(pipe, prompt, seed, fps, steps)
+        gen = torch.Generator()
+        gen.set_state(state)
+        x = pipe.interpolate(keys, emb, gen, fps, SKIP, steps["interpolator"], pipe.inbetween_strength)
+        if stage == "sr_high":
+            x = pipe.sr_low(x, gen, steps["sr_low"])
+        return x, gen.get_state()
+
+    def sample(start, model, n):
+        x, state = start
+        pipe.m[stage] = model
+        gen = torch.Generator()
+        gen.set_state(state)
+        return upsample(x, gen, n)
+    runs = {label: (lambda start, m=m, n=n: sample(start, m, n)) for label, (m, n) in settings.items()}
+    shipped = pipe.m[stage]
     with torch.no_grad():
-        for prompt in SELECTION_PROMPTS:
-            want = W.caption_attributes(prompt)
-            for seed in E.check_seeds(seeds, "selection"):
-                emb, keys, state = keyframes_for(pipe, prompt, seed, fps, steps)
-                gen = torch.Generator()
-                gen.set_state(state)
-                x = pipe.interpolate(keys, emb, gen, fps, SKIP, steps["interpolator"], pipe.inbetween_strength)
-                if stage == "sr_high":
-                    x = pipe.sr_low(x, gen, steps["sr_low"])
-                state = gen.get_state()
-                for label, (model, n) in settings.items():
-                    pipe.m[stage] = model
-                    gen.set_state(state)
-                    t0 = time.time()
-                    row = measure_video(upsample(x, gen, n)[0].numpy(), want, fps)
-                    small = {k: row[k] for k in SR_MEASURES}
-                    small.update(prompt=prompt, seed=seed, setting=label, seconds=round(time.time() - t0, 1))
-                    rows.append(small)
-                    print(json.dumps(small), flush=True)
+        rows, table = measure_settings(SELECTION_PROMPTS, seeds, prepare, runs, SR_MEASURES, fps)
     pipe.m[stage] = shipped  # the pipeline leaves with the weights it came with
-    table = {label: {k: round(float(np.mean([r[k] for r in rows if r["setting"] == label])), 4)
-                     for k in SR_MEASURES + ("seconds",)} for label in settings}
     return rows, table
 
 

@@ -67,6 +67,29 @@ class VideoEvalTest(unittest.TestCase):
             E.check_seeds([E.REPORT_SEEDS[0]], "selection")
         self.assertEqual(E.check_seeds(E.REPORT_SEEDS[:2], "report"), list(E.REPORT_SEEDS[:2]))
 
+    def test_every_setting_is_measured_on_the_same_start_and_averaged_on_its_own_rows(self):
+        import torch
+        starts = []
+
+        def prepare(prompt, seed):
+            a = W.caption_attributes(prompt)
+            clip, _ = video(64, frames=6, colour=a["colour"], shape=a["shape"], background="white")
+            starts.append((prompt, seed))
+            return torch.from_numpy(clip)[None]
+        blob = W.render({"colour": "red", "shape": "circle", "background": "white", "direction": None,
+                         "radius": 0.1, "center": (0.5, 0.5)}, 64)
+        settings = {"as rendered": lambda x: x, "blobs": lambda x: torch.from_numpy(blob)[None, :, None].expand_as(x)}
+        prompts = ["a red star on a white background", "a red square"]
+        rows, table = V.measure_settings(prompts, E.SELECTION_SEEDS[:2], prepare, settings,
+                                         ("shape_share", "moves_ok"), fps=8)
+        self.assertEqual(len(starts), 4)  # once per prompt × seed, shared by both settings
+        self.assertEqual(len(rows), 8)
+        self.assertEqual(table["as rendered"]["shape_share"], 1.0)
+        self.assertEqual(table["blobs"]["shape_share"], 0.0)
+        self.assertIsNone(table["as rendered"]["moves_ok"])  # no clip is oriented: nothing to average
+        with self.assertRaisesRegex(ValueError, "not selection seeds"):
+            V.measure_settings(prompts, E.REPORT_SEEDS[:1], prepare, settings, ("shape_share",))
+
     def test_new_sr_weights_ship_only_with_less_halo_and_grid_and_the_shape_kept(self):
         row = lambda shape, halo, grid: {"shape_share": shape, "halo": halo, "grid_levels": grid}
         shipped = row(1.0, 0.01, 0.2)
