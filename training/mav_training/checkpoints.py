@@ -87,11 +87,21 @@ def restore_exported(models_dir, name, model):
 def load_ema(root, stage, model):
     """EMA weights of a trained stage: its checkpoint, else (fresh checkout) the model it exported."""
     if os.path.exists(ckpt_path(root, stage)):
-        load_grown(model, ema_weights(root, stage, read_ckpt(root, stage)), stage)
+        ckpt = read_ckpt(root, stage)
+        load_grown(model, ema_weights(root, stage, ckpt), stage)
+        if "phase_bias" in ckpt:
+            fold_phase_bias(model, ckpt["phase_bias"])
     else:
         for name in EXPORTS[stage]:
             restore_exported(MODELS_DIR, name, model)
     return model.eval()
+
+
+def fold_phase_bias(model, pattern):
+    """Subtracts a pixel-shuffle head's fixed pattern [3, r, r] (phase_bias.py) from its bias: conv_out's channel
+    c·r² + y·r + x becomes output pixel (y, x) of colour c."""
+    with torch.no_grad():
+        model.conv_out.bias -= torch.as_tensor(pattern, dtype=model.conv_out.bias.dtype).reshape(-1)
 
 
 def tokenizer_path(root):
@@ -124,6 +134,8 @@ def stage_record(root, stage):
     info = {"steps": s["step"], "minutes": round(s["elapsed"] / 60, 1), "batch": s.get("batch"), "lr": s.get("lr"),
             "final_loss": s["losses"][-1][1] if s["losses"] else None, "devices": s.get("devices", ["cpu"]),
             "frame_noise_correlation": s.get("frame_noise_correlation", 0.0)}
+    if "phase_bias" in s:  # RMS of the folded pattern, 8-bit levels
+        info["phase_bias_levels"] = round(float(s["phase_bias"].pow(2).mean().sqrt()) * 127.5, 3)
     if stage == "decoder_video":
         info.update(blends())
     return info

@@ -306,14 +306,16 @@ class TrainAllTest(unittest.TestCase):
 
     def test_a_run_stops_when_its_minutes_are_spent_and_the_next_goes_on_where_it_stopped(self):
         from unittest import mock
-        from mav_training import train
+        from mav_training import phase_bias, train
         root = tempfile.mkdtemp()
-        with mock.patch.dict(R.TARGET_STEPS, {st: 1 for st in R.TARGET_STEPS}):
+        # SR^t_l's calibration after its run on one clip, not sixteen: the test is about runs in chunks
+        with mock.patch.dict(R.TARGET_STEPS, {st: 1 for st in R.TARGET_STEPS}), mock.patch.object(phase_bias, "CLIPS", 1):
             train.train_all(self.args(root, minutes=0.0))  # no time: only the tokenizer, which takes seconds
             self.assertTrue(os.path.exists(train.tokenizer_file(root)))
             self.assertEqual([C.checkpoint_step(root, st) for st in R.STAGES[1:]], [0] * 7)
             train.train_all(self.args(root))
             self.assertEqual([C.checkpoint_step(root, st) for st in R.STAGES[1:]], [1] * 7)
+            self.assertEqual(C.read_ckpt(root, "sr_low")["phase_bias"].shape, (3, 4, 4))  # measured once trained
             before = {st: os.path.getmtime(C.ckpt_path(root, st)) for st in R.STAGES[1:]}
         with mock.patch.dict(R.TARGET_STEPS, {**{st: 1 for st in R.TARGET_STEPS}, "sr_high": 2}):
             train.train_all(self.args(root))

@@ -59,10 +59,15 @@ class Stage:
         self.step_n = 0
         self.elapsed = 0.0
         self.losses = []
+        self.calibrated = {}  # calibration() of the last finished run; mid-run checkpoints carry none
 
     def trainable(self):
         """ids of the parameters that train, None for every one (a stage that fine-tunes part of a model says which)."""
         return None
+
+    def calibration(self):
+        """Entries measured on the EMA weights once a run has trained, saved in the checkpoint (none by default)."""
+        return {}
 
     def params(self):
         """The parameters the optimiser gets; the others are frozen (requires_grad off)."""
@@ -86,7 +91,8 @@ class Stage:
             "model": self.model.state_dict(), "ema": self.ema.model.state_dict(), "ema_n": self.ema.n,
             "opt": self.opt.state_dict(), "step": self.step_n, "elapsed": self.elapsed, "losses": self.losses,
             "gen": self.gen.get_state(), "batch": self.batch, "lr": LR[self.name],
-            "devices": sorted(self.devices | {self.device.type}), "frame_noise_correlation": self.frame_correlation})
+            "devices": sorted(self.devices | {self.device.type}), "frame_noise_correlation": self.frame_correlation,
+            **self.calibrated})
 
     def load(self):
         s = C.read_ckpt(self.root, self.name)
@@ -166,5 +172,6 @@ class Stage:
                 last_save = time.time()
         if prefetch:
             prefetch.close()
+        self.calibrated = self.calibration()
         self.save()
         print(f"[{self.name}] done: {self.step_n} steps, {self.elapsed / 60:.1f} min", flush=True)
