@@ -116,6 +116,8 @@ class Stage:
         info = C.exported_info(C.MODELS_DIR, EXPORTS[self.name][0]).get(self.name) or {}
         self.step_n, self.elapsed = info.get("steps", 0), info.get("minutes", 0.0) * 60
         self.devices = set(info.get("devices", []))
+        if info.get("final_loss") is not None:  # so the record it saves and exports keeps the loss it ended on
+            self.losses = [(self.step_n, info["final_loss"])]
         return info
 
     def run(self):
