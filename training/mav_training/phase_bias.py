@@ -17,26 +17,13 @@ import numpy as np
 import torch
 
 from . import world as W
-from .export import DEFAULT_SCHED
 from .recipe import SEED
-from .schedulers import DDIMScheduler
+from .sample import STEPS, upsample_sr_low
 from .video_eval import dilate
 
 CALIBRATION_INDEX = 70_000_000  # world indices of no training stage and no evaluation
 CLIPS, FRAMES, FPS = 16, 8, 40.0  # the chain hands SR^t_l clips at ↑F's fps: keyframe fps 8 × skip 5
 EDGE_PX = 8  # at 256²: two 64² pixels either side of the outline are not flat
-
-
-def sample_sr_low(model, low, gen, steps):
-    """SR^t_l's sampler as the pipeline runs it (DDIM, the manifest's schedule and steps)."""
-    s = DEFAULT_SCHED["sr_low"]
-    sched = DDIMScheduler(1000, s["beta_schedule"], s["prediction_type"], s["clip_sample"], s["clip_sample_range"])
-    b, c, f, h, w = low.shape
-    x = torch.randn(b, c, f, 4 * h, 4 * w, generator=gen)
-    sched.set_timesteps(steps)
-    for t in sched.timesteps:
-        x, _ = sched.step(model(x, torch.full((b,), t), cond=low), t, x, 0.0)
-    return x.clamp(-1, 1)
 
 
 def flat_pixels(high):
@@ -47,10 +34,9 @@ def flat_pixels(high):
 
 
 @torch.no_grad()
-def measure(model, r=4, clips=None, steps=None, seed=SEED):
+def measure(model, r=4, clips=None, steps=STEPS["sr_low"], seed=SEED):
     """The pattern [3, r, r] in [-1, 1] units (mean error per sub-pixel position less its mean over positions)."""
     clips = clips or CLIPS
-    steps = steps or DEFAULT_SCHED["sr_low"]["default_steps"]
     world = W.World(seed)
     total, count = np.zeros((3, r, r)), np.zeros((3, r, r))
     for k in range(clips):
@@ -59,7 +45,7 @@ def measure(model, r=4, clips=None, steps=None, seed=SEED):
         motion = W.sample_motion(scene, rng, FRAMES, FPS)
         low = torch.from_numpy(W.render_video(scene, motion, FRAMES, FPS, 64))[None]
         high = W.render_video(scene, motion, FRAMES, FPS, 64 * r)
-        out = sample_sr_low(model, low, torch.Generator().manual_seed(CALIBRATION_INDEX + k), steps)[0].numpy()
+        out = upsample_sr_low(model, low, torch.Generator().manual_seed(CALIBRATION_INDEX + k), steps)[0].numpy()
         keep = flat_pixels(high)
         for py in range(r):
             for px in range(r):

@@ -61,6 +61,14 @@ def guided_at(t, scale, min_timestep):
     return scale != 1.0 and t >= min_timestep
 
 
+def upsample_sr_low(model, clip64, gen, steps=STEPS["sr_low"]):
+    """SR^t_l's sampler: [1, 3, F, 64, 64] → [1, 3, F, 256, 256] from noise drawn on `gen`, the manifest's schedule."""
+    b, c, f, h, w = clip64.shape
+    x = torch.randn(b, c, f, h * 4, w * 4, generator=gen)
+    return denoise(lambda x, t: model(x, torch.full((1,), t), cond=clip64), scheduler_for(DEFAULT_SCHED["sr_low"]),
+                   steps, x).clamp(-1, 1)
+
+
 def keyframe_blend(keys, skip):
     """[b, c, k, h, w] → [b, c, (k − 1)·skip + 1, h, w]: the keyframes in their slots, each frame between two of
     them their linear blend (Java's FrameInterpolator.keyframeBlend)."""
@@ -210,11 +218,7 @@ class Pipeline:
     @torch.no_grad()
     def sr_low(self, clip64, gen, steps=STEPS["sr_low"]):
         t0 = time.time()
-        b, c, f, h, w = clip64.shape
-        m = self.m["sr_low"]
-        x = torch.randn(b, c, f, h * 4, w * 4, generator=gen)
-        out = denoise(lambda x, t: m(x, torch.full((1,), t), cond=clip64), scheduler_for(self.sched["sr_low"]),
-                      steps, x).clamp(-1, 1)
+        out = upsample_sr_low(self.m["sr_low"], clip64, gen, steps)
         self._time("sr_low", t0)
         return out
 
