@@ -34,9 +34,9 @@ def flat_pixels(high):
 
 
 @torch.no_grad()
-def measure(model, r=4, clips=None, steps=STEPS["sr_low"], seed=SEED):
-    """The pattern [3, r, r] in [-1, 1] units (mean error per sub-pixel position less its mean over positions)."""
-    clips = clips or CLIPS
+def measure(model, clips=None, steps=STEPS["sr_low"], seed=SEED):
+    """The pattern [3, 4, 4] in [-1, 1] units (mean error per sub-pixel position less its mean over positions)."""
+    clips, r = clips or CLIPS, 4  # r: SR^t_l's factor, the period of its space-to-depth grid
     world = W.World(seed)
     total, count = np.zeros((3, r, r)), np.zeros((3, r, r))
     for k in range(clips):
