@@ -26,7 +26,8 @@ Object measures read each final frame averaged down to 64² with the keyframe re
   halo        share of the pixels within R/32 px of the object's outline, either side, whose colour lies more than
               0.3 (38 levels) off every blend of the background and the named colour
   grid        RMS amplitude, in 8-bit levels, of the background at the period of SR^t_l's 4×4 space-to-depth (R/64
-              px, 4 at 256²) in x, y and both, the object and its edges masked out
+              px, 4 at 256²) in x, y and both, the object and its edges masked out; its floor the same 4 bins either
+              side (texture with no period: what the grid bins would hold with no grid)
   flicker     std over frames of the mean border colour (8-bit levels), as the keyframe report
 
 Per-frame rates come with 95 % Wilson intervals over frames; frames of one clip are not independent, so read them
@@ -61,6 +62,8 @@ CANDIDATE_STRENGTHS = (1.0, 0.5, 0.3, 0.15, 0.05)
 # the slowest object of the world moves 0.05 frame-widths per second; the issue's target is 70 % of the world's speed
 MIN_SPEED = 0.7 * W.SPEED_RANGE[0]
 HALO_OFF = 0.3
+# the grid measure's floor: this many frequency bins either side of the grid's, far enough to miss its peak
+FLOOR_OFFSET = 4
 
 
 def downsample(clip, factor):
@@ -119,24 +122,32 @@ def halo(clip, fg, bg, colour, r):
     return np.array(out)
 
 
-def grid_energy(clip, fg, bg, period):
+def grid_energy(clip, fg, bg, period, floor_offset=FLOOR_OFFSET):
     """Per frame: RMS amplitude (8-bit levels) of the background's residual at `period` px in x, y and both
-    diagonals, with the object and 2·period px around it masked out (its edges are not texture)."""
+    diagonals, with the object and 2·period px around it masked out (its edges are not texture); and the same at the
+    frequencies `floor_offset` bins either side (the texture's floor: noise and detail with no period, which the grid
+    bins hold too). Returns (grid, floor)."""
     c, f, h, w = clip.shape
     keep = ~dilate(fg, 2 * period)
+
+    def bins(ky, kx):
+        return [(0, kx), (0, -kx), (ky, 0), (-ky, 0), (ky, kx), (ky, -kx), (-ky, kx), (-ky, -kx)]
     ky, kx = h // period, w // period
-    bins = [(0, kx), (0, -kx), (ky, 0), (-ky, 0), (ky, kx), (ky, -kx), (-ky, kx), (-ky, -kx)]
-    out = []
+    at = {"grid": bins(ky, kx), "floor": bins(ky - floor_offset, kx - floor_offset) + bins(ky + floor_offset,
+                                                                                            kx + floor_offset)}
+    out = {k: [] for k in at}
     for i in range(f):
         frac = keep[i].mean()
         if frac < 0.1:
-            out.append(float("nan"))
+            for k in at:
+                out[k].append(float("nan"))
             continue
         res = (clip[:, i] - bg[:, i, None, None]) * keep[i]
-        spec = np.fft.fft2(res)  # over the last two axes
-        power = sum(np.abs(spec[:, y, x]) ** 2 for y, x in bins)
-        out.append(float(np.sqrt(power.mean() / frac) / (h * w) * 127.5))
-    return np.array(out)
+        spec = np.abs(np.fft.fft2(res)) ** 2  # over the last two axes
+        for k, where in at.items():
+            power = sum(spec[:, y, x] for y, x in where) * 8 / len(where)  # per 8 bins, as the grid's
+            out[k].append(float(np.sqrt(power.mean() / frac) / (h * w) * 127.5))
+    return np.array(out["grid"]), np.array(out["floor"])
 
 
 def sharpness(clip, fg, r):
@@ -189,11 +200,12 @@ def measure_video(clip, want, fps, skip=SKIP):
     sharp = sharpness(clip, fg_r, max(1, res // 64))
     hal = halo(clip, fg_r, bg, want["colour"], max(1, res // 32))
     # SR^t_l's 4×4 space-to-depth at 256² is a period of res/64 px at the final size; at 64² there is none
-    grid = grid_energy(clip, fg_r, bg, res // 64) if res >= 256 else None
+    grid, floor = grid_energy(clip, fg_r, bg, res // 64) if res >= 256 else (None, None)
     row["sharp_ratio"] = float(np.nanmean(sharp[~keys]) / max(1e-6, np.nanmean(sharp[keys])))
     row["sharp_levels"] = float(np.nanmean(sharp))
     row["halo"] = float(hal.mean())
     row["grid_levels"] = None if grid is None else float(np.nanmean(grid))
+    row["grid_floor_levels"] = None if floor is None else float(np.nanmean(floor))
     return row
 
 
@@ -211,8 +223,8 @@ def summarise(rows):
                 s[key] = round(float(np.mean(flat)), 3)
                 s[key + "_ci95"] = E.wilson(sum(flat), len(flat))
         for key in ("shape_share_keyframes", "shape_share_between", "area_ratio", "sharp_ratio", "halo",
-                    "grid_levels", "flicker", "speed_fw_per_s"):
-            v = [r[key] for r in sub if r[key] is not None]
+                    "grid_levels", "grid_floor_levels", "flicker", "speed_fw_per_s"):
+            v = [r[key] for r in sub if r.get(key) is not None]
             if not v:
                 continue
             s[key] = round(float(np.mean(v)), 3)
@@ -588,6 +600,8 @@ def markdown(res):
              "permille"),
             ("grid_levels", "background texture at SR^t_l's 4-px grid (4 px at 256², 12 at 768²), RMS 8-bit levels",
              "num"),
+            ("grid_floor_levels", f"… the same {FLOOR_OFFSET} frequency bins either side of the grid's (texture with "
+             "no period)", "num"),
             ("flicker", "background flicker, std of the border mean over frames, 8-bit levels", "num")]:
         cells = [cell(res["summary"][s][g], k, kind) for s in strengths for g in ("seen_pairs", "held_out_pairs")]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")

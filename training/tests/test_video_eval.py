@@ -51,6 +51,14 @@ class VideoEvalTest(unittest.TestCase):
         self.assertLess(row["area_ratio"], 0.95)
         self.assertGreater(row["halo"] * 11, 0.15)  # one frame of 11 has a ring
         self.assertAlmostEqual(row["grid_levels"], 0.05 * 127.5 / np.sqrt(2), delta=0.5)
+        self.assertLess(row["grid_floor_levels"], 0.2 * row["grid_levels"])  # a pure period: nothing beside its bins
+
+    def test_texture_with_no_period_fills_the_grid_bins_and_their_floor_alike(self):
+        clip, _ = video(256)
+        noisy = clip + np.random.default_rng(0).normal(0, 0.02, clip.shape)
+        row = V.measure_video(noisy.astype(np.float32), {"colour": "red", "shape": "star"}, fps=8, skip=5)
+        self.assertGreater(row["grid_levels"], 0.01)
+        self.assertAlmostEqual(row["grid_floor_levels"] / row["grid_levels"], 1.0, delta=0.25)
 
     def test_longest_run_and_dilation(self):
         self.assertEqual(V.longest_run([True, False, False, True, False]), 2)
