@@ -69,6 +69,14 @@ def upsample_sr_low(model, clip64, gen, steps=STEPS["sr_low"]):
                    steps, x).clamp(-1, 1)
 
 
+def upsample_sr_high(model, frames, noise, steps=STEPS["sr_high"]):
+    """SR_h's sampler: frames [n, 3, 256, 256] → [n, 3, 768, 768], every one from the same initial noise
+    [1, 3, 768, 768] (the same noise for every frame keeps invented detail consistent), the manifest's schedule."""
+    n = frames.shape[0]
+    return denoise(lambda x, t: model(x, torch.full((n,), t), cond=frames), scheduler_for(DEFAULT_SCHED["sr_high"]),
+                   steps, noise.expand(n, -1, -1, -1).clone()).clamp(-1, 1)
+
+
 def keyframe_blend(keys, skip):
     """[b, c, k, h, w] → [b, c, (k − 1)·skip + 1, h, w]: the keyframes in their slots, each frame between two of
     them their linear blend (Java's FrameInterpolator.keyframeBlend)."""
@@ -224,18 +232,12 @@ class Pipeline:
 
     @torch.no_grad()
     def sr_high(self, clip256, gen, steps=STEPS["sr_high"], batch=4):
-        """Per frame, in batches; the same initial noise for every frame keeps invented detail consistent."""
+        """Per frame, in batches, every frame from the same initial noise."""
         t0 = time.time()
         b, c, f, h, w = clip256.shape
-        m = self.m["sr_high"]
         noise = torch.randn(1, c, h * 3, w * 3, generator=gen)
-        frames = []
-        for s in range(0, f, batch):
-            low = clip256[0, :, s:s + batch].permute(1, 0, 2, 3)
-            n = low.shape[0]
-            x = noise.expand(n, -1, -1, -1).clone()
-            frames.append(denoise(lambda x, t: m(x, torch.full((n,), t), cond=low),
-                                  scheduler_for(self.sched["sr_high"]), steps, x).clamp(-1, 1))
+        frames = [upsample_sr_high(self.m["sr_high"], clip256[0, :, s:s + batch].permute(1, 0, 2, 3), noise, steps)
+                  for s in range(0, f, batch)]
         self._time("sr_high", t0)
         return torch.cat(frames).permute(1, 0, 2, 3).unsqueeze(0)
 

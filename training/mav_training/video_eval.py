@@ -201,11 +201,14 @@ def measure_video(clip, want, fps, skip=SKIP):
     hal = halo(clip, fg_r, bg, want["colour"], max(1, res // 32))
     # SR^t_l's 4×4 space-to-depth at 256² is a period of res/64 px at the final size; at 64² there is none
     grid, floor = grid_energy(clip, fg_r, bg, res // 64) if res >= 256 else (None, None)
+    # SR_h's own 3×3 space-to-depth: a period of 3 px at 768²
+    grid_sr_high = grid_energy(clip, fg_r, bg, res // 256)[0] if res >= 768 else None
     row["sharp_ratio"] = float(np.nanmean(sharp[~keys]) / max(1e-6, np.nanmean(sharp[keys])))
     row["sharp_levels"] = float(np.nanmean(sharp))
     row["halo"] = float(hal.mean())
     row["grid_levels"] = None if grid is None else float(np.nanmean(grid))
     row["grid_floor_levels"] = None if floor is None else float(np.nanmean(floor))
+    row["grid_sr_high_levels"] = None if grid_sr_high is None else float(np.nanmean(grid_sr_high))
     return row
 
 
@@ -223,7 +226,7 @@ def summarise(rows):
                 s[key] = round(float(np.mean(flat)), 3)
                 s[key + "_ci95"] = E.wilson(sum(flat), len(flat))
         for key in ("shape_share_keyframes", "shape_share_between", "area_ratio", "sharp_ratio", "halo",
-                    "grid_levels", "grid_floor_levels", "flicker", "speed_fw_per_s"):
+                    "grid_levels", "grid_floor_levels", "grid_sr_high_levels", "flicker", "speed_fw_per_s"):
             v = [r[key] for r in sub if r.get(key) is not None]
             if not v:
                 continue
@@ -284,10 +287,11 @@ def measure_settings(prompts, seeds, prepare, settings, measures, fps=8.0):
 
 
 def setting_means(rows, labels, measures):
-    """{label: {measure: mean over the label's rows}}, rows without the measure (None) left out."""
+    """{label: {measure: mean over the label's rows}}, rows without the measure (None) left out; not rounded, since the
+    selection rules compare them (a difference under a rounding step is still a difference)."""
     def mean(label, k):
         vals = [r[k] for r in rows if r["setting"] == label and r.get(k) is not None]
-        return round(float(np.mean(vals)), 4) if vals else None
+        return float(np.mean(vals)) if vals else None
     return {label: {k: mean(label, k) for k in measures} for label in labels}
 
 
@@ -422,13 +426,17 @@ def select_interpolator(pipe, seeds, steps, candidates, strengths, fps=8.0):
 
 
 
-def choose_sr(table, candidates):
-    """The rule of select_sr over its per-candidate means."""
+# the grid an SR model makes: its own space-to-depth period in its output
+GRID_OF = {"sr_low": "grid_levels", "sr_high": "grid_sr_high_levels"}
+
+
+def choose_sr(table, candidates, grid="grid_levels"):
+    """The rule of select_sr over its per-candidate means; `grid`: the measure of the stage's own grid."""
     base = table[candidates[0]]
-    better = [c for c in candidates[1:] if table[c]["halo"] < base["halo"] and table[c]["grid_levels"] <
-              base["grid_levels"] and table[c]["shape_share"] >= base["shape_share"] - 0.02]
+    better = [c for c in candidates[1:] if table[c]["halo"] < base["halo"] and table[c][grid] < base[grid]
+              and table[c]["shape_share"] >= base["shape_share"] - 0.02]
     relative = lambda c, k: table[c][k] / max(1e-9, base[k])
-    return min(better, key=lambda c: relative(c, "halo") + relative(c, "grid_levels")) if better else candidates[0]
+    return min(better, key=lambda c: relative(c, "halo") + relative(c, grid)) if better else candidates[0]
 
 
 def choose_sr_steps(table, steps):
@@ -442,7 +450,8 @@ def choose_sr_steps(table, steps):
     return min(ok)
 
 
-SR_MEASURES = ("shape_share", "halo", "grid_levels", "sharp_levels", "sharp_ratio", "area_ratio", "flicker")
+SR_MEASURES = ("shape_share", "halo", "grid_levels", "grid_sr_high_levels", "sharp_levels", "sharp_ratio", "area_ratio",
+               "flicker")
 
 
 def compare_sr(pipe, stage, seeds, steps, settings, fps=8.0):
@@ -475,8 +484,8 @@ def compare_sr(pipe, stage, seeds, steps, settings, fps=8.0):
 
 def select_sr(pipe, stage, seeds, steps, candidates, fps=8.0):
     """An SR model's weights: each candidate (a checkpoints directory; its `stage` checkpoint, else the exported
-    model) at the stage's default steps. A candidate beats the first (the shipped weights) only if its halo and its
-    grid energy are both lower and its named-shape share is at most 2 points lower; of those that do, the lowest
+    model) at the stage's default steps. A candidate beats the first (the shipped weights) only if its halo and the
+    energy of its own grid (GRID_OF) are both lower and its named-shape share is at most 2 points lower; of those that do, the lowest
     halo + grid relative to the first's wins."""
     from .checkpoints import load_ema
     from .recipe import make_sr_high, make_sr_low
@@ -484,7 +493,7 @@ def select_sr(pipe, stage, seeds, steps, candidates, fps=8.0):
     settings = {c: (load_ema(c, stage, make()), steps[stage]) for c in candidates}
     rows, table = compare_sr(pipe, stage, seeds, steps, settings, fps)
     return {"stage": stage, "seeds": list(seeds), "prompts": SELECTION_PROMPTS, "candidates": list(candidates),
-            "table": table, "chosen": choose_sr(table, candidates), "rows": rows}
+            "table": table, "chosen": choose_sr(table, candidates, GRID_OF[stage]), "rows": rows}
 
 
 def select_sr_steps(pipe, stage, seeds, steps, counts, fps=8.0):
@@ -602,6 +611,7 @@ def markdown(res):
              "num"),
             ("grid_floor_levels", f"… the same {FLOOR_OFFSET} frequency bins either side of the grid's (texture with "
              "no period)", "num"),
+            ("grid_sr_high_levels", "background texture at SR_h's 3-px grid (768² only), RMS 8-bit levels", "num"),
             ("flicker", "background flicker, std of the border mean over frames, 8-bit levels", "num")]:
         cells = [cell(res["summary"][s][g], k, kind) for s in strengths for g in ("seen_pairs", "held_out_pairs")]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")

@@ -9,25 +9,28 @@ import torch.nn.functional as F
 from mav_training import checkpoints as C
 from mav_training import phase_bias as P
 from mav_training.schedulers import alphas_cumprod
-from mav_training.unet import SpaceTimeUNet, sr_low_config
+from mav_training.unet import SpaceTimeUNet, sr_high_config, sr_low_config
 
 ALPHAS = torch.tensor(alphas_cumprod("squaredcos_cap_v2"), dtype=torch.float32)
 
 
 class PlantedPattern(torch.nn.Module):
-    """An upsampler whose x̂0 is the bilinear upsampling of its input plus a known 4-px pattern, returned as ε̂ the
-    way SR^t_l returns it."""
+    """An upsampler whose x̂0 is the bilinear upsampling of its input plus a known r-px pattern, returned as ε̂ the
+    way the SR models return it: clips [b, 3, F, h, w] as SR^t_l takes them, or frames [n, 3, h, w] as SR_h."""
 
     def __init__(self, pattern):
         super().__init__()
         self.pattern = torch.as_tensor(pattern, dtype=torch.float32)
+        self.r = self.pattern.shape[-1]
 
     def forward(self, x, t, cond):
-        b, c, f, h, w = cond.shape
-        up = F.interpolate(cond.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w), scale_factor=4.0, mode="bilinear",
-                           align_corners=False).reshape(b, f, c, 4 * h, 4 * w).permute(0, 2, 1, 3, 4)
-        x0 = up + self.pattern.repeat(1, h, w)[None, :, None]
-        a = ALPHAS[t][:, None, None, None, None]
+        frames = cond.permute(0, 2, 1, 3, 4).flatten(0, 1) if cond.ndim == 5 else cond
+        n, c, h, w = frames.shape
+        x0 = F.interpolate(frames, scale_factor=float(self.r), mode="bilinear", align_corners=False)
+        x0 = x0 + self.pattern.repeat(1, h, w)[None]
+        if cond.ndim == 5:
+            x0 = x0.reshape(cond.shape[0], -1, c, self.r * h, self.r * w).permute(0, 2, 1, 3, 4)
+        a = ALPHAS[t].view(-1, *[1] * (x.ndim - 1))
         return (x - a.sqrt() * x0) / (1 - a).sqrt()
 
 
@@ -38,17 +41,24 @@ class PhaseBiasTest(unittest.TestCase):
         measured = P.measure(PlantedPattern(planted + 0.01), clips=3)  # + a colour offset, which is not the grid
         np.testing.assert_allclose(measured, planted - planted.mean((1, 2), keepdims=True), atol=2e-4)
 
+    def test_sr_highs_3px_pattern_is_measured_through_its_frame_by_frame_sampler(self):
+        planted = np.random.default_rng(1).normal(0, 0.004, (3, 3, 3))
+        measured = P.measure(PlantedPattern(planted - 0.02), "sr_high", clips=2)
+        np.testing.assert_allclose(measured, planted - planted.mean((1, 2), keepdims=True), atol=2e-4)
+
     def test_folding_moves_each_output_pixel_by_its_positions_share(self):
         torch.manual_seed(0)
-        model = SpaceTimeUNet(**sr_low_config()).eval()
-        x, low, t = torch.randn(1, 3, 2, 32, 32), torch.randn(1, 3, 2, 8, 8), torch.tensor([300])
-        pattern = torch.randn(3, 4, 4) * 0.01
-        with torch.no_grad():
-            before = model(x, t, cond=low, return_x0=True)
-            C.fold_phase_bias(model, pattern)
-            after = model(x, t, cond=low, return_x0=True)
-        expected = -pattern.repeat(1, 8, 8)[None, :, None].expand_as(before)  # tiled over 32², every frame
-        torch.testing.assert_close(after - before, expected, atol=1e-5, rtol=0)
+        for config, r, x, low in [(sr_low_config(), 4, torch.randn(1, 3, 2, 32, 32), torch.randn(1, 3, 2, 8, 8)),
+                                  (sr_high_config(), 3, torch.randn(2, 3, 24, 24), torch.randn(2, 3, 8, 8))]:
+            model, t = SpaceTimeUNet(**config).eval(), torch.tensor([300] * x.shape[0])
+            pattern = torch.randn(3, r, r) * 0.01
+            with torch.no_grad():
+                before = model(x, t, cond=low, return_x0=True)
+                C.fold_phase_bias(model, pattern)
+                after = model(x, t, cond=low, return_x0=True)
+            tiled = pattern.repeat(1, 8, 8)  # over the output's 8r × 8r, every frame
+            expected = -(tiled[None, :, None] if x.ndim == 5 else tiled[None]).expand_as(before)
+            torch.testing.assert_close(after - before, expected, atol=1e-5, rtol=0)
 
 
 if __name__ == "__main__":

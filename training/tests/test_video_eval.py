@@ -106,6 +106,15 @@ class VideoEvalTest(unittest.TestCase):
         self.assertEqual(V.choose_sr({"old": shipped, "new": row(1.0, 0.005, 0.3)}, ["old", "new"]), "old")
         table = {"old": shipped, "a": row(1.0, 0.008, 0.19), "b": row(1.0, 0.004, 0.15)}
         self.assertEqual(V.choose_sr(table, ["old", "a", "b"]), "b")
+        # SR_h is judged by its own 3-px grid, not by the 4-px one it is handed
+        table = {"old": dict(shipped, grid_sr_high_levels=0.2), "new": dict(row(1.0, 0.009, 0.3), grid_sr_high_levels=0.1)}
+        self.assertEqual(V.choose_sr(table, ["old", "new"], V.GRID_OF["sr_high"]), "new")
+        self.assertEqual(V.choose_sr(table, ["old", "new"], V.GRID_OF["sr_low"]), "old")
+        # the rule reads the means as measured: a halo lower only in the fifth decimal is lower
+        rows = [{"setting": c, "shape_share": 1.0, "halo": h, "grid_levels": g}
+                for c, h, g in (("old", 0.016588, 0.2), ("new", 0.016553, 0.1))]
+        self.assertEqual(V.choose_sr(V.setting_means(rows, ["old", "new"], ("shape_share", "halo", "grid_levels")),
+                                     ["old", "new"]), "new")
 
     def test_fewer_sr_steps_only_while_the_video_stays_as_good(self):
         row = lambda shape, halo, grid, sharp: {"shape_share": shape, "halo": halo, "grid_levels": grid,

@@ -1,4 +1,6 @@
-"""SR_h: 256² → 768² per frame, trained on 96×96 crops of 768-px renders with their 256-px twins."""
+"""SR_h: 256² → 768² per frame, trained on 96×96 crops of 768-px renders with their 256-px twins; its head's fixed
+3-px pattern is measured after training (phase_bias.py) and folded in on export."""
+from .. import phase_bias
 from ..data import frame_crops
 from ..losses import augmented, diffusion_loss
 from ..recipe import make_sr_high
@@ -18,3 +20,6 @@ class SrHighStage(Stage):
     def loss(self, batch):
         hi, lo = batch
         return diffusion_loss(self.model, hi, self.gen, cond=augmented(lo, self.gen))
+
+    def calibration(self):
+        return phase_bias.calibration(self)

@@ -1,12 +1,8 @@
 """SR^t_l: 64² → 256² clips, trained on 64×64 crops of 256-px clips rendered with their 64-px twins; its head's fixed
 4-px pattern is measured after training (phase_bias.py) and folded in on export."""
-import copy
-
-import torch
-
+from .. import phase_bias
 from ..data import clip_crops
 from ..losses import augmented, diffusion_loss
-from ..phase_bias import measure
 from ..recipe import make_sr_low
 from .base import Stage
 
@@ -28,5 +24,4 @@ class SrLowStage(Stage):
         return diffusion_loss(self.model, hi, self.gen, cond=augmented(lo, self.gen))
 
     def calibration(self):
-        ema = copy.deepcopy(self.ema.model).cpu().eval()
-        return {"phase_bias": torch.from_numpy(measure(ema)).float()}
+        return phase_bias.calibration(self)
