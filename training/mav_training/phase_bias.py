@@ -1,14 +1,15 @@
-"""The fixed pattern of an SR model's pixel-shuffle head (SR^t_l's 4 px, SR_h's 3 px), measured and folded into its bias.
+"""The fixed pattern of an SR model's pixel-shuffle head (SR^t_l's 4 px, SR_h's 3 px), measured and folded into its
+bias.
 
-SR^t_l works on a 4×4 space-to-depth grid (SR_h on 3×3): each of the 16 (9) sub-pixel positions of an output pixel has
-its own output channel. Their small systematic errors add up to the same pattern everywhere, the grid a user sees on flat
-backgrounds. The pattern is a property of the weights, not of the input (on gray it is the same within ±0.1 levels for
-the world's renders and for the chain's frames), so it is measured once, on renders of the world the model trained on,
-at the sampling steps it serves: the mean error of each sub-pixel position against the render, over flat pixels (away
-from the outline and from the ends of the range, where the output is clipped), less its mean over positions (the
-pattern only, colours untouched). Subtracting it from `conv_out`'s bias removes it from x̂0 at every step: the
-checkpoint keeps it as `phase_bias`, and `checkpoints.load_ema` folds it in (export, sampling, evaluation), so the ONNX
-file carries it.
+SR^t_l works on a 4×4 space-to-depth grid (SR_h on 3×3): each of the 16 (9) sub-pixel positions of an output pixel
+has its own output channel. Their small systematic errors add up to the same pattern everywhere, the grid a user sees
+on flat backgrounds. The pattern is a property of the weights (on gray, SR^t_l's is the same within ±0.1 levels for the
+world's renders and for the chain's frames; what is left after the fold changes with the background's brightness,
+docs/models.md §9), so it is measured once, on renders of the world the model trained on, at the sampling steps it
+serves: the mean error of each sub-pixel position against the render, over flat pixels (away from the outline and
+from the ends of the range, where the output is clipped), less its mean over positions (the pattern only, colours
+untouched). Subtracting it from `conv_out`'s bias removes it from x̂0 at every step: the checkpoint keeps it as
+`phase_bias`, and `checkpoints.load_ema` folds it in (export, sampling, evaluation), so the ONNX file carries it.
 SrLowStage and SrHighStage measure it at the end of every run (`calibration`); for weights trained before, resume
 them for no steps:
 

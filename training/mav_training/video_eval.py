@@ -485,8 +485,8 @@ def compare_sr(pipe, stage, seeds, steps, settings, fps=8.0):
 def select_sr(pipe, stage, seeds, steps, candidates, fps=8.0):
     """An SR model's weights: each candidate (a checkpoints directory; its `stage` checkpoint, else the exported
     model) at the stage's default steps. A candidate beats the first (the shipped weights) only if its halo and the
-    energy of its own grid (GRID_OF) are both lower and its named-shape share is at most 2 points lower; of those that do, the lowest
-    halo + grid relative to the first's wins."""
+    energy of its own grid (GRID_OF) are both lower and its named-shape share is at most 2 points lower; of those that
+    do, the lowest halo + grid relative to the first's wins."""
     from .checkpoints import load_ema
     from .recipe import make_sr_high, make_sr_low
     make = {"sr_low": make_sr_low, "sr_high": make_sr_high}[stage]

@@ -107,7 +107,8 @@ class VideoEvalTest(unittest.TestCase):
         table = {"old": shipped, "a": row(1.0, 0.008, 0.19), "b": row(1.0, 0.004, 0.15)}
         self.assertEqual(V.choose_sr(table, ["old", "a", "b"]), "b")
         # SR_h is judged by its own 3-px grid, not by the 4-px one it is handed
-        table = {"old": dict(shipped, grid_sr_high_levels=0.2), "new": dict(row(1.0, 0.009, 0.3), grid_sr_high_levels=0.1)}
+        table = {"old": dict(shipped, grid_sr_high_levels=0.2),
+                 "new": dict(row(1.0, 0.009, 0.3), grid_sr_high_levels=0.1)}
         self.assertEqual(V.choose_sr(table, ["old", "new"], V.GRID_OF["sr_high"]), "new")
         self.assertEqual(V.choose_sr(table, ["old", "new"], V.GRID_OF["sr_low"]), "old")
         # the rule reads the means as measured: a halo lower only in the fifth decimal is lower
