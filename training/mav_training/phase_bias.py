@@ -23,12 +23,13 @@ import torch
 from . import world as W
 from .recipe import SEED
 from .sample import STEPS, upsample_sr_high, upsample_sr_low
+from .unet import sr_high_config, sr_low_config
 from .video_eval import dilate
 
 CALIBRATION_INDEX = 70_000_000  # world indices of no training stage and no evaluation
 CLIPS, FPS = 16, 40.0  # the chain hands the SR models clips at ↑F's fps: keyframe fps 8 × skip 5
 # per stage: the factor (the period of its space-to-depth grid), the input's size, frames per calibration clip
-FACTOR = {"sr_low": 4, "sr_high": 3}
+FACTOR = {"sr_low": sr_low_config()["unshuffle"], "sr_high": sr_high_config()["unshuffle"]}
 SIZE = {"sr_low": 64, "sr_high": 256}
 FRAMES = {"sr_low": 8, "sr_high": 2}  # SR_h upsamples frame by frame: two frames a clip, for more scenes a minute
 EDGE_PX = 8  # at 256²: two 64² pixels either side of the outline are not flat
