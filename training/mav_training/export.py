@@ -118,9 +118,11 @@ DEFAULT_SCHED = {
     "interpolator": dict(beta_schedule="squaredcos_cap_v2", prediction_type="epsilon", clip_sample=True,
                          clip_sample_range=1.0, default_steps=25, default_guidance_scale=1.0),
     "sr_low": dict(beta_schedule="squaredcos_cap_v2", prediction_type="epsilon", clip_sample=True,
-                   clip_sample_range=1.0, default_steps=5, default_guidance_scale=1.0),
+                   clip_sample_range=1.0, default_steps=5, default_guidance_scale=1.0,
+                   clip_sample_to_condition=dict(radius=1, margin=0.0)),
     "sr_high": dict(beta_schedule="squaredcos_cap_v2", prediction_type="epsilon", clip_sample=True,
-                    clip_sample_range=1.0, default_steps=2, default_guidance_scale=1.0),
+                    clip_sample_range=1.0, default_steps=2, default_guidance_scale=1.0,
+                    clip_sample_to_condition=dict(radius=1, margin=0.0)),
 }
 
 

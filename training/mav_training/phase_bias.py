@@ -45,13 +45,14 @@ def flat_pixels(high):
 
 
 def upsample(model, stage, low, gen, steps):
-    """A rendered clip [3, F, s, s] through the stage's sampler → [3, F, s·r, s·r] (numpy)."""
+    """A rendered clip [3, F, s, s] through the stage's sampler → [3, F, s·r, s·r] (numpy); without the manifest's
+    clip to the condition's range, which would hide part of the weights' own pattern that is measured here."""
     low = torch.from_numpy(low)
     if stage == "sr_low":
-        return upsample_sr_low(model, low[None], gen, steps)[0].numpy()
+        return upsample_sr_low(model, low[None], gen, steps, clip=None)[0].numpy()
     c, f, h, w = low.shape
     noise = torch.randn(1, c, h * FACTOR[stage], w * FACTOR[stage], generator=gen)
-    return upsample_sr_high(model, low.permute(1, 0, 2, 3), noise, steps).permute(1, 0, 2, 3).numpy()
+    return upsample_sr_high(model, low.permute(1, 0, 2, 3), noise, steps, clip=None).permute(1, 0, 2, 3).numpy()
 
 
 @torch.no_grad()

@@ -5,8 +5,8 @@
 
 Steps: 1 tokenize and encode; 2 prior (DDIM, guidance: row 0 conditional, row 1 zero text condition); 3 decoder
 D^t: 16 keyframes at 64² (guidance with zero image embedding); 4 interpolator ↑F: skip 5 → 76 frames, unguided,
-from the keyframes' linear blend noised to the manifest's `inbetween_strength` (SDEdit), keyframes pasted back; 5 SR^t_l to 256²; 6 SR_h to 768² per frame with the same initial noise for every frame;
-7 H.264 MP4 through the ffmpeg binary.
+from the keyframes' linear blend noised to the manifest's `inbetween_strength` (SDEdit), keyframes pasted back; 5 SR^t_l to 256²; 6 SR_h to 768² per frame with the same initial noise for every frame (both with x̂0 held to their condition's
+colour lines, `clip_sample_to_condition`); 7 H.264 MP4 through the ffmpeg binary.
 """
 import argparse
 import json
@@ -20,7 +20,7 @@ import torch
 from . import checkpoints as C
 from .export import DEFAULT_SCHED
 from .losses import mixed_frame_noise
-from .schedulers import DDIMScheduler
+from .schedulers import ColourLine, DDIMScheduler, held_in
 
 STEPS = {name: sched["default_steps"] for name, sched in DEFAULT_SCHED.items()}  # the manifests' steps
 
@@ -61,20 +61,38 @@ def guided_at(t, scale, min_timestep):
     return scale != 1.0 and t >= min_timestep
 
 
-def upsample_sr_low(model, clip64, gen, steps=STEPS["sr_low"]):
-    """SR^t_l's sampler: [1, 3, F, 64, 64] → [1, 3, F, 256, 256] from noise drawn on `gen`, the manifest's schedule."""
+def condition_clip(model):
+    """The manifest's `clip_sample_to_condition` of an SR model ({radius, margin}), or None."""
+    return DEFAULT_SCHED[model].get("clip_sample_to_condition")
+
+
+def sr_denoiser(model, low_res, factor, sched, clip):
+    """An SR model's ε at (x, t) given `low_res`, its x̂0 held to the condition's local colour lines when `clip` says
+    so."""
+    def fn(x, t):
+        return model(x, torch.full((x.shape[0],), t), cond=low_res)
+    if not clip:
+        return fn
+    return held_in(fn, sched, ColourLine(low_res, factor, clip["radius"], clip["margin"]).hold)
+
+
+def upsample_sr_low(model, clip64, gen, steps=STEPS["sr_low"], clip=condition_clip("sr_low")):
+    """SR^t_l's sampler: [1, 3, F, 64, 64] → [1, 3, F, 256, 256] from noise drawn on `gen`, the manifest's schedule
+    and clip."""
     b, c, f, h, w = clip64.shape
     x = torch.randn(b, c, f, h * 4, w * 4, generator=gen)
-    return denoise(lambda x, t: model(x, torch.full((1,), t), cond=clip64), scheduler_for(DEFAULT_SCHED["sr_low"]),
-                   steps, x).clamp(-1, 1)
+    sched = scheduler_for(DEFAULT_SCHED["sr_low"])
+    return denoise(sr_denoiser(model, clip64, 4, sched, clip), sched, steps, x).clamp(-1, 1)
 
 
-def upsample_sr_high(model, frames, noise, steps=STEPS["sr_high"]):
+def upsample_sr_high(model, frames, noise, steps=STEPS["sr_high"], clip=condition_clip("sr_high")):
     """SR_h's sampler: frames [n, 3, 256, 256] → [n, 3, 768, 768], every one from the same initial noise
-    [1, 3, 768, 768] (the same noise for every frame keeps invented detail consistent), the manifest's schedule."""
+    [1, 3, 768, 768] (the same noise for every frame keeps invented detail consistent), the manifest's schedule and
+    clip."""
     n = frames.shape[0]
-    return denoise(lambda x, t: model(x, torch.full((n,), t), cond=frames), scheduler_for(DEFAULT_SCHED["sr_high"]),
-                   steps, noise.expand(n, -1, -1, -1).clone()).clamp(-1, 1)
+    sched = scheduler_for(DEFAULT_SCHED["sr_high"])
+    return denoise(sr_denoiser(model, frames, 3, sched, clip), sched, steps,
+                   noise.expand(n, -1, -1, -1).clone()).clamp(-1, 1)
 
 
 def keyframe_blend(keys, skip):
@@ -134,6 +152,7 @@ class Pipeline:
         # absent in manifests older than the parameter: 1, from pure noise as those models were shipped
         self.inbetween_strength = manifest_parameter("interpolator", "inbetween_strength", 1.0)
         self.window_keyframes = manifest_parameter("interpolator", "window_keyframes", 0) or None
+        self.condition_clip = {name: condition_clip(name) for name in ("sr_low", "sr_high")}
         self.timings = {}
 
     def _time(self, name, t0):
@@ -226,7 +245,7 @@ class Pipeline:
     @torch.no_grad()
     def sr_low(self, clip64, gen, steps=STEPS["sr_low"]):
         t0 = time.time()
-        out = upsample_sr_low(self.m["sr_low"], clip64, gen, steps)
+        out = upsample_sr_low(self.m["sr_low"], clip64, gen, steps, self.condition_clip["sr_low"])
         self._time("sr_low", t0)
         return out
 
@@ -236,7 +255,8 @@ class Pipeline:
         t0 = time.time()
         b, c, f, h, w = clip256.shape
         noise = torch.randn(1, c, h * 3, w * 3, generator=gen)
-        frames = [upsample_sr_high(self.m["sr_high"], clip256[0, :, s:s + batch].permute(1, 0, 2, 3), noise, steps)
+        frames = [upsample_sr_high(self.m["sr_high"], clip256[0, :, s:s + batch].permute(1, 0, 2, 3), noise, steps,
+                                   self.condition_clip["sr_high"])
                   for s in range(0, f, batch)]
         self._time("sr_high", t0)
         return torch.cat(frames).permute(1, 0, 2, 3).unsqueeze(0)

@@ -121,6 +121,71 @@ def guided(model_fn, x, t, cond, uncond, scale):
     return u + scale * (c - u)
 
 
+class ColourLine:
+    """What `clip_sample_to_condition` holds an SR model's x̂0 to (Java's ConditionRange): around each pixel of the
+    low-resolution condition, the (2·radius+1)² pixels of its window (stopping at the border) span a colour line: their
+    mean, their principal direction, their extent along it and their largest distance from it. An output pixel's x̂0 is
+    kept on that stretch of line, widened by margin × its length, and no further from it than the window's farthest
+    colour (scaled down towards it). A soft edge between two colours lies on their line, so SR may steepen it; the
+    rims SR draws (colours past either side, or a channel's edge shifted against another's, off the line) and a
+    pattern on a flat background (a line of no length) do not.
+
+    low_res [B, C, ..., h, w]; x̂0 [B, C, ..., h·factor, w·factor], the same axes in between."""
+
+    def __init__(self, low_res, factor, radius, margin):
+        self.factor = factor
+        b, c, *mid, h, w = low_res.shape
+        x = low_res.movedim(1, -1).reshape(-1, h, w, c).permute(0, 3, 1, 2).double()  # N C h w
+        k = 2 * radius + 1
+        pad = torch.nn.functional.pad(x, (radius,) * 4)
+        inside = torch.nn.functional.pad(torch.ones_like(x[:, :1]), (radius,) * 4)
+        nb = torch.nn.functional.unfold(pad, k).view(x.shape[0], c, k * k, h, w)
+        valid = torch.nn.functional.unfold(inside, k).view(x.shape[0], 1, k * k, h, w)
+        count = valid.sum(2)
+        mean = (nb * valid).sum(2) / count  # N C h w
+        dev = (nb - mean[:, :, None]) * valid  # outside the border: 0, i.e. the mean, which moves no bound
+        cov = torch.einsum("nckhw,ndkhw->nhwcd", dev, dev) / count[:, 0, :, :, None, None]
+        direction = torch.linalg.eigh(cov)[1][..., -1]  # N h w C: the largest eigenvalue's vector
+        along = torch.einsum("nckhw,nhwc->nkhw", dev, direction)
+        off = (dev - along[:, None] * direction.permute(0, 3, 1, 2)[:, :, None]).norm(dim=1).amax(1)
+        lo, hi = along.amin(1), along.amax(1)
+        widen = margin * (hi - lo)
+        self.mean = mean.permute(0, 2, 3, 1)
+        self.direction = direction
+        self.lo, self.hi, self.off = lo - widen, hi + widen, off + widen
+        self.shape = (b, c, *mid)
+
+    def hold(self, x0):
+        """x̂0 on the line, pixel by pixel: the condition pixel each output pixel lies in gives its line."""
+        b, c, *mid, hh, ww = x0.shape
+        f = self.factor
+
+        def up(v):  # N h w [...] → N H W [...]
+            return v.repeat_interleave(f, 1).repeat_interleave(f, 2)
+        y = x0.movedim(1, -1).reshape(-1, hh, ww, c).double() - up(self.mean)
+        d = up(self.direction)
+        along = (y * d).sum(-1)
+        perp = y - along[..., None] * d
+        along = torch.maximum(torch.minimum(along, up(self.hi)), up(self.lo))
+        norm = perp.norm(dim=-1)
+        perp = perp * torch.clamp(up(self.off) / norm.clamp_min(1e-30), max=1.0)[..., None]
+        held = up(self.mean) + along[..., None] * d + perp
+        return held.to(x0.dtype).reshape(b, *mid, hh, ww, c).movedim(-1, 1)
+
+
+def held_in(model_fn, sched, hold):
+    """`model_fn(x, t)` with its x̂0 passed through `hold`: the output turned into x̂0 at ᾱ_t, held and turned back (ε
+    recomputed from the held x̂0, as `clip_sample` does; Java's ConditionRange.around)."""
+    def fn(x, t):
+        out = model_fn(x, t)
+        if sched.prediction_type != "epsilon":
+            return hold(out)
+        a = float(sched.ac[t])
+        x0 = hold((x - math.sqrt(1 - a) * out) / math.sqrt(a))
+        return (x - math.sqrt(a) * x0) / math.sqrt(1 - a)
+    return fn
+
+
 def write_fixtures(root):
     """alphas_cumprod, timesteps and step cases for the Java scheduler tests: `root/schedulers.json` indexes
     float32 .npy files under `root/schedulers/` (paths in the index are relative to root). alphas_cumprod is also
@@ -188,6 +253,28 @@ def write_fixtures(root):
                 entry["files"][key] = f"schedulers/{entry['name']}_{key}.npy"
                 np.save(os.path.join(root, entry["files"][key]), arr.numpy().astype(np.float32))
         index["img2img"].append(entry)
+    # an SR sampler's x̂0 held to its condition's colour lines: x̂0 held, and one held ε step; frames [B, 3, h, w] as
+    # SR_h takes them and a clip [1, 3, F, h, w] as SR^t_l
+    g = torch.Generator().manual_seed(5678)
+    index["condition_range"] = []
+    sc = DDIMScheduler(1000, "squaredcos_cap_v2")
+    for k, (shape, factor, radius, margin, t) in enumerate((((2, 3, 5, 6), 2, 1, 0.0, 600),
+                                                            ((1, 3, 2, 5, 6), 3, 1, 0.25, 0),
+                                                            ((2, 3, 5, 6), 4, 2, 0.1, 980))):
+        low_res = torch.rand(*shape, generator=g, dtype=torch.float64).float() * 2 - 1
+        big = (*shape[:-2], shape[-2] * factor, shape[-1] * factor)
+        x0 = (torch.randn(*big, generator=g, dtype=torch.float64) * 0.8).float()
+        x = torch.randn(*big, generator=g, dtype=torch.float64).float()
+        out = torch.randn(*big, generator=g, dtype=torch.float64).float()
+        line = ColourLine(low_res.double(), factor, radius, margin)
+        held = held_in(lambda x_, t_: out.double(), sc, line.hold)(x.double(), t)
+        entry = {"name": f"range{k:02d}", "factor": factor, "radius": radius, "margin": margin, "t": t,
+                 "beta_schedule": "squaredcos_cap_v2", "prediction_type": "epsilon", "files": {}}
+        for key, arr in (("low_res", low_res), ("x0", x0), ("held_x0", line.hold(x0.double()).float()),
+                         ("sample", x), ("model_output", out), ("held_output", held.float())):
+            entry["files"][key] = f"schedulers/{entry['name']}_{key}.npy"
+            np.save(os.path.join(root, entry["files"][key]), arr.numpy().astype(np.float32))
+        index["condition_range"].append(entry)
     with open(os.path.join(root, "schedulers.json"), "w") as f:
         json.dump(index, f, indent=1)
     return index

@@ -6,6 +6,8 @@
                                                              # and strength together, SELECTION_SEEDS
   python3 -m mav_training.video_eval --select-sr sr_low --candidates checkpoints NEW   # SR weights, SELECTION_SEEDS
   python3 -m mav_training.video_eval --select-sr-steps sr_low --step-counts 10 5 3     # SR steps, SELECTION_SEEDS
+  python3 -m mav_training.video_eval --select-sr-clip sr_low --clips off 1:0 1:0.25 2:0   # SR x̂0 held to the
+                                                             # condition's colour lines, SELECTION_SEEDS
   python3 -m mav_training.video_eval --select-decoder 0:50 200:50 200:25 0:25 --seeds 3   # the decoder's guidance
                                                              # interval and steps, SELECTION_SEEDS; with
   python3 -m mav_training.motion_eval --select-decoder 0:50 200:25 0:25    # (motion across fps 4-30) then
@@ -455,8 +457,9 @@ SR_MEASURES = ("shape_share", "halo", "grid_levels", "grid_sr_high_levels", "sha
 
 
 def compare_sr(pipe, stage, seeds, steps, settings, fps=8.0):
-    """Each setting (label → (weights, sampling steps)) upsamples the same frames of SELECTION_PROMPTS with the same
-    noise at `stage`, measured at its output's size; returns the rows and the per-setting means."""
+    """Each setting (label → (weights, sampling steps, clip_sample_to_condition)) upsamples the same frames of
+    SELECTION_PROMPTS with the same noise at `stage`, measured at its output's size; returns the rows and the
+    per-setting means."""
     upsample = {"sr_low": pipe.sr_low, "sr_high": pipe.sr_high}[stage]
 
     def prepare(prompt, seed):
@@ -468,17 +471,17 @@ def compare_sr(pipe, stage, seeds, steps, settings, fps=8.0):
             x = pipe.sr_low(x, gen, steps["sr_low"])
         return x, gen.get_state()
 
-    def sample(start, model, n):
+    def sample(start, model, n, clip):
         x, state = start
-        pipe.m[stage] = model
+        pipe.m[stage], pipe.condition_clip[stage] = model, clip
         gen = torch.Generator()
         gen.set_state(state)
         return upsample(x, gen, n)
-    runs = {label: (lambda start, m=m, n=n: sample(start, m, n)) for label, (m, n) in settings.items()}
-    shipped = pipe.m[stage]
+    runs = {label: (lambda start, setting=setting: sample(start, *setting)) for label, setting in settings.items()}
+    shipped = pipe.m[stage], pipe.condition_clip[stage]
     with torch.no_grad():
         rows, table = measure_settings(SELECTION_PROMPTS, seeds, prepare, runs, SR_MEASURES, fps)
-    pipe.m[stage] = shipped  # the pipeline leaves with the weights it came with
+    pipe.m[stage], pipe.condition_clip[stage] = shipped  # the pipeline leaves with the weights and clip it came with
     return rows, table
 
 
@@ -490,7 +493,7 @@ def select_sr(pipe, stage, seeds, steps, candidates, fps=8.0):
     from .checkpoints import load_ema
     from .recipe import make_sr_high, make_sr_low
     make = {"sr_low": make_sr_low, "sr_high": make_sr_high}[stage]
-    settings = {c: (load_ema(c, stage, make()), steps[stage]) for c in candidates}
+    settings = {c: (load_ema(c, stage, make()), steps[stage], pipe.condition_clip[stage]) for c in candidates}
     rows, table = compare_sr(pipe, stage, seeds, steps, settings, fps)
     return {"stage": stage, "seeds": list(seeds), "prompts": SELECTION_PROMPTS, "candidates": list(candidates),
             "table": table, "chosen": choose_sr(table, candidates, GRID_OF[stage]), "rows": rows}
@@ -499,10 +502,28 @@ def select_sr(pipe, stage, seeds, steps, candidates, fps=8.0):
 def select_sr_steps(pipe, stage, seeds, steps, counts, fps=8.0):
     """An SR model's sampling steps (`counts`, the most first) on the pipeline's weights; choose_sr_steps decides."""
     counts = sorted(counts, reverse=True)
-    settings = {n: (pipe.m[stage], n) for n in counts}
+    settings = {n: (pipe.m[stage], n, pipe.condition_clip[stage]) for n in counts}
     rows, table = compare_sr(pipe, stage, seeds, steps, settings, fps)
     return {"stage": stage, "seeds": list(seeds), "prompts": SELECTION_PROMPTS, "steps": counts, "table": table,
             "chosen": choose_sr_steps(table, counts), "rows": rows}
+
+
+def parse_clip(text):
+    """A `clip_sample_to_condition` setting on the command line: 'off', or RADIUS:MARGIN such as 1:0."""
+    if text == "off":
+        return None
+    radius, margin = text.split(":")
+    return {"radius": int(radius), "margin": float(margin)}
+
+
+def select_sr_clip(pipe, stage, seeds, steps, clips, fps=8.0):
+    """An SR sampler's hold of x̂0 to its condition's local colour lines (`clips`: 'off' or RADIUS:MARGIN, the
+    reference first) on the pipeline's weights and steps; choose_sr's rule decides, against the first: halo and the stage's own
+    grid both lower, named shape at most 2 points lower, then the lowest halo + grid relative to the first's."""
+    settings = {c: (pipe.m[stage], steps[stage], parse_clip(c)) for c in clips}
+    rows, table = compare_sr(pipe, stage, seeds, steps, settings, fps)
+    return {"stage": stage, "seeds": list(seeds), "prompts": SELECTION_PROMPTS, "clips": list(clips), "table": table,
+            "chosen": choose_sr(table, list(clips), GRID_OF[stage]), "rows": rows}
 
 
 def report(pipe, seeds, strengths, until, steps, fps=8.0, sheet_path=None, prompts=VIDEO_PROMPTS, log=None,
@@ -639,6 +660,10 @@ def main():
     p.add_argument("--select-sr-steps", choices=["sr_low", "sr_high"], default=None,
                    help="compare an SR model's sampling steps (--step-counts, the most first) on selection seeds")
     p.add_argument("--step-counts", type=int, nargs="+", default=None)
+    p.add_argument("--select-sr-clip", choices=["sr_low", "sr_high"], default=None,
+                   help="compare an SR sampler's clip_sample_to_condition (--clips, the reference first) on selection "
+                        "seeds")
+    p.add_argument("--clips", nargs="+", default=None, metavar="off|RADIUS:MARGIN")
     p.add_argument("--select-decoder", nargs="+", default=None, metavar="T:N",
                    help="choose the decoder's guidance_min_timestep T and steps N on selection seeds (64²); the first "
                         "setting is the reference, e.g. 0:50 200:50 200:25 0:25")
@@ -684,6 +709,8 @@ def main():
     elif a.select_sr_steps:
         selection = a.select_sr_steps + "_steps", select_sr_steps(pipe, a.select_sr_steps, seeds, steps, a.step_counts,
                                                                   a.fps)
+    elif a.select_sr_clip:
+        selection = a.select_sr_clip + "_clip", select_sr_clip(pipe, a.select_sr_clip, seeds, steps, a.clips, a.fps)
     elif a.decide_decoder:
         with open(os.path.join(a.checkpoints, "decoder_sampling_selection.json")) as f:
             video = json.load(f)

@@ -63,3 +63,44 @@ class PhaseBiasTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ConditionClipTest(unittest.TestCase):
+    """The samplers' `clip_sample_to_condition`: x̂0 held to the condition's local range, through the real sampler."""
+    CLIP = {"radius": 1, "margin": 0.0}
+
+    def test_a_flat_condition_takes_the_pattern_off_and_the_unclipped_sampler_keeps_it(self):
+        from mav_training.sample import upsample_sr_low
+        planted = np.random.default_rng(1).normal(0, 0.01, (3, 4, 4))
+        model = PlantedPattern(planted)
+        flat = torch.full((1, 3, 2, 8, 8), 0.3)
+        kept = upsample_sr_low(model, flat, torch.Generator().manual_seed(0), 5, clip=None)
+        held = upsample_sr_low(model, flat, torch.Generator().manual_seed(0), 5, clip=self.CLIP)
+        self.assertGreater(float((kept - 0.3).abs().max()), 0.01)
+        self.assertLess(float((held - 0.3).abs().max()), 1e-5)
+
+    def test_an_edge_stays_as_the_model_draws_it_inside_the_range_and_an_overshoot_is_cut(self):
+        from mav_training.sample import upsample_sr_high
+        edge = torch.full((1, 3, 8, 8), -0.5)
+        edge[..., 4:] = 0.5
+        model = PlantedPattern(np.zeros((3, 3, 3)))
+        noise = torch.randn(1, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+        kept = upsample_sr_high(model, edge, noise, 2, clip=None)
+        held = upsample_sr_high(model, edge, noise, 2, clip=self.CLIP)
+        self.assertLess(float((held - kept).abs().max()), 1e-4)  # bilinear never leaves the range
+        overshoot = PlantedPattern(np.full((3, 3, 3), 0.2))
+        held = upsample_sr_high(overshoot, edge, noise, 2, clip=self.CLIP)
+        self.assertLessEqual(float(held.max()), 0.5 + 1e-4)
+        self.assertAlmostEqual(float(held[..., :, 15:].min()), 0.5, places=4)  # the object's side, one pixel off the edge
+
+    def test_a_rim_off_the_colour_line_or_past_its_ends_is_taken_off_and_the_line_kept(self):
+        from mav_training.schedulers import ColourLine
+        gray, blue = [0.0, 0.0, 0.0], [-1.0, -1.0, 1.0]
+        low_res = torch.tensor([gray, gray, blue, blue]).T.reshape(1, 3, 1, 4)  # one row of 4, [1, 3, h, w]
+        line = ColourLine(low_res, 2, 1, 0.0)
+        drawn = [gray, gray, gray, [-0.5, -0.5, 0.5], blue, [-1.2, -1.2, 1.2], blue, [0.3, 0.3, -0.3]]
+        x0 = torch.tensor(drawn).T.reshape(1, 3, 1, 8).repeat(1, 1, 2, 1)  # two output rows of 8
+        held = line.hold(x0)[0, :, 0].T
+        self.assertTrue(torch.allclose(held[3], torch.tensor([-0.5, -0.5, 0.5]), atol=1e-6))  # on the line
+        self.assertTrue(torch.allclose(held[5], torch.tensor(blue), atol=1e-6))  # past the blue
+        self.assertTrue(torch.allclose(held[7], torch.tensor(blue), atol=1e-6))  # the yellow rim, in an all-blue window

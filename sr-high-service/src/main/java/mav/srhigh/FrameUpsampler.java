@@ -97,11 +97,11 @@ public class FrameUpsampler extends DiffusionStage {
             Tensor lowT = new Tensor(new long[] {n, 3, clip.dim(3), clip.dim(4)}, low);
             long[] shape = {n, 3, height, width};
             int done = b * steps;
-            float[] frames = denoise(upsampler, request, Tensors.repeat(frameNoise, n), (x, t) ->
-                    upsampler.run(new OnnxModel.Inputs()
+            float[] frames = denoise(upsampler, request, Tensors.repeat(frameNoise, n), heldToCondition(upsampler,
+                    lowT, (x, t) -> upsampler.run(new OnnxModel.Inputs()
                             .put("sample", new Tensor(shape, x))
                             .putLong("timestep", new long[] {n}, Tensors.filled(n, t))
-                            .put("low_res", lowT)).get("noise_pred").data(),
+                            .put("low_res", lowT)).get("noise_pred").data()),
                     context, (s, total) -> context.progress(done + s, batches * steps));
             for (int i = 0; i < n; i++) {
                 rgbFrames.add(toRgb(frames, i * framePixels));

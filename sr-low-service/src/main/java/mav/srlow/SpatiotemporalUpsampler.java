@@ -43,12 +43,12 @@ public class SpatiotemporalUpsampler extends DiffusionStage {
         Tensor lowRes = context.fetchTensor("frames_64", 1, 3, -1, -1, -1);
         long[] shape = {1, 3, lowRes.dim(2), height, width};
 
-        // 2. denoise, conditioned on the low-resolution clip
-        float[] clip = denoise(upsampler, request, initialNoise(request, shape), (x, t) ->
-                upsampler.run(new OnnxModel.Inputs()
+        // 2. denoise, conditioned on the low-resolution clip (x̂0 held to its local range where the manifest asks)
+        float[] clip = denoise(upsampler, request, initialNoise(request, shape), heldToCondition(upsampler, lowRes,
+                (x, t) -> upsampler.run(new OnnxModel.Inputs()
                         .put("sample", new Tensor(shape, x))
                         .putLong("timestep", new long[] {1}, new long[] {t})
-                        .put("low_res", lowRes)).get("noise_pred").data(), context);
+                        .put("low_res", lowRes)).get("noise_pred").data()), context);
 
         return Map.of("frames_256", context.storeTensor("frames.npy", new Tensor(shape, Tensors.clamp(clip, -1f, 1f))));
     }

@@ -1,9 +1,11 @@
 package mav.common.stage;
 
+import mav.common.diffusion.ConditionRange;
 import mav.common.diffusion.DdimScheduler;
 import mav.common.diffusion.DenoisingLoop;
 import mav.common.diffusion.Denoiser;
 import mav.common.diffusion.GaussianNoise;
+import mav.common.diffusion.NoiseSchedule;
 import mav.common.diffusion.SchedulerConfig;
 import mav.common.event.PromptRequest;
 import mav.common.onnx.OnnxModel;
@@ -69,6 +71,19 @@ public abstract class DiffusionStage implements PipelineStage {
                         init, noise, denoiser, stepNoise(request), context::progress);
             }
         });
+    }
+
+    /**
+     * {@code denoiser} with its x̂0 held to {@code condition}'s local colour lines when {@code model}'s manifest asks for
+     * it ({@code clip_sample_to_condition}, {@link ConditionRange}), else {@code denoiser} itself.
+     */
+    protected static Denoiser heldToCondition(OnnxModel model, Tensor condition, Denoiser denoiser) {
+        SchedulerConfig sc = model.manifest().requireScheduler();
+        if (sc.clipSampleToCondition() == null) {
+            return denoiser;
+        }
+        return ConditionRange.of(condition, sc.clipSampleToCondition()).around(denoiser, NoiseSchedule.of(sc),
+                sc.prediction());
     }
 
     private GaussianNoise stepNoise(PromptRequest request) {

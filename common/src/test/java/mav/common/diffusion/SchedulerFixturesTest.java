@@ -111,6 +111,33 @@ class SchedulerFixturesTest {
         }
     }
 
+    @TestFactory
+    Stream<DynamicTest> anSrSamplesHeldToItsConditionsRangeMatchesThePyTorchReference() {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (JsonNode c : FIXTURES.get("condition_range")) {
+            String name = c.get("name").asText() + " factor=" + c.get("factor").asInt() + " radius="
+                    + c.get("radius").asInt() + " margin=" + c.get("margin").asDouble() + " t=" + c.get("t").asInt();
+            tests.add(DynamicTest.dynamicTest(name, () -> checkConditionRange(c)));
+        }
+        assertTrue(tests.size() >= 3, "fixtures hold " + tests.size() + " condition_range cases");
+        return tests.stream();
+    }
+
+    private void checkConditionRange(JsonNode c) throws Exception {
+        JsonNode f = c.get("files");
+        ConditionRange range = ConditionRange.of(npy(f.get("low_res").asText()),
+                new ConditionClip(c.get("radius").asInt(), c.get("margin").asDouble()));
+        float[] x0 = npy(f.get("x0").asText()).data();
+        range.clamp(x0);
+        assertArrayEquals(npy(f.get("held_x0").asText()).data(), x0, 1e-5f, "held_x0");
+
+        float[] output = npy(f.get("model_output").asText()).data();
+        Denoiser held = range.around((x, t) -> output.clone(), NoiseSchedule.of(c.get("beta_schedule").asText(),
+                FIXTURES.get("num_train_timesteps").asInt()), PredictionType.fromId(c.get("prediction_type").asText()));
+        float[] out = held.predict(npy(f.get("sample").asText()).data(), c.get("t").asInt());
+        assertArrayEquals(npy(f.get("held_output").asText()).data(), out, 2e-3f, "held_output");
+    }
+
     @Test
     void aStrengthOutsideZeroToOneIsRefused() {
         DdimScheduler s = new DdimScheduler(NoiseSchedule.of("linear", 1000), PredictionType.EPSILON, false, 1, 0);

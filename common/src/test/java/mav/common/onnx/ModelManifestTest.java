@@ -66,4 +66,16 @@ class ModelManifestTest {
         assertTrue(e.getMessage().contains("decoder") && e.getMessage().contains("guidance_min_timestep"),
                 e.getMessage());
     }
+
+    @Test
+    void anSrClipToTheConditionIsReadAndABrokenOneRefusedNamingTheField() throws Exception {
+        var scheduler = manifestWithScheduler("\"default_guidance_scale\": 1.0, "
+                + "\"clip_sample_to_condition\": {\"radius\": 1, \"margin\": 0.25}").requireScheduler();
+        assertEquals(1, scheduler.clipSampleToCondition().radius());
+        assertEquals(0.25, scheduler.clipSampleToCondition().margin());
+        assertEquals(null, manifestWithGuidance("1.0").requireScheduler().clipSampleToCondition());
+        var e = assertThrows(ModelLoadException.class, () -> manifestWithScheduler("\"default_guidance_scale\": 1.0, "
+                + "\"clip_sample_to_condition\": {\"radius\": -1, \"margin\": 0}"));
+        assertTrue(e.getMessage().contains("clip_sample_to_condition"), e.getMessage());
+    }
 }
