@@ -1,5 +1,6 @@
 package mav.common.diffusion;
 
+import java.util.Arrays;
 import java.util.stream.IntStream;
 import mav.common.tensor.Tensor;
 
@@ -79,7 +80,7 @@ public final class ConditionRange {
             int x0 = Math.max(0, x - r);
             int x1 = Math.min(width - 1, x + r);
             int n = (y1 - y0 + 1) * (x1 - x0 + 1);
-            java.util.Arrays.fill(m, 0);
+            Arrays.fill(m, 0);
             for (int yy = y0; yy <= y1; yy++) {
                 for (int xx = x0; xx <= x1; xx++) {
                     for (int c = 0; c < channels; c++) {
@@ -90,7 +91,7 @@ public final class ConditionRange {
             for (int c = 0; c < channels; c++) {
                 m[c] /= n;
             }
-            java.util.Arrays.fill(cov, 0);
+            Arrays.fill(cov, 0);
             for (int yy = y0; yy <= y1; yy++) {
                 for (int xx = x0; xx <= x1; xx++) {
                     for (int c = 0; c < channels; c++) {
