@@ -150,26 +150,23 @@ class ColourLine:
         off = (dev - along[:, None] * direction.permute(0, 3, 1, 2)[:, :, None]).norm(dim=1).amax(1)
         lo, hi = along.amin(1), along.amax(1)
         widen = margin * (hi - lo)
-        self.mean = mean.permute(0, 2, 3, 1)
-        self.direction = direction
-        self.lo, self.hi, self.off = lo - widen, hi + widen, off + widen
-        self.shape = (b, c, *mid)
+
+        def block(v):  # N h w [...] → N h 1 w 1 [...]: an output pixel's f×f block broadcasts over the 1s
+            return v[:, :, None, :, None]
+        self.mean, self.direction = block(mean.permute(0, 2, 3, 1)), block(direction)
+        self.lo, self.hi, self.off = block(lo - widen), block(hi + widen), block(off + widen)
 
     def hold(self, x0):
         """x̂0 on the line, pixel by pixel: the condition pixel each output pixel lies in gives its line."""
         b, c, *mid, hh, ww = x0.shape
         f = self.factor
-
-        def up(v):  # N h w [...] → N H W [...]
-            return v.repeat_interleave(f, 1).repeat_interleave(f, 2)
-        y = x0.movedim(1, -1).reshape(-1, hh, ww, c).double() - up(self.mean)
-        d = up(self.direction)
-        along = (y * d).sum(-1)
-        perp = y - along[..., None] * d
-        along = torch.maximum(torch.minimum(along, up(self.hi)), up(self.lo))
-        norm = perp.norm(dim=-1)
-        perp = perp * torch.clamp(up(self.off) / norm.clamp_min(1e-30), max=1.0)[..., None]
-        held = up(self.mean) + along[..., None] * d + perp
+        # N h f w f C: each condition pixel's block of output pixels
+        y = x0.movedim(1, -1).reshape(-1, hh // f, f, ww // f, f, c).double() - self.mean
+        along = (y * self.direction).sum(-1)
+        perp = y - along[..., None] * self.direction
+        along = torch.maximum(torch.minimum(along, self.hi), self.lo)
+        perp = perp * torch.clamp(self.off / perp.norm(dim=-1).clamp_min(1e-30), max=1.0)[..., None]
+        held = self.mean + along[..., None] * self.direction + perp
         return held.to(x0.dtype).reshape(b, *mid, hh, ww, c).movedim(-1, 1)
 
 
