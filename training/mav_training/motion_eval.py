@@ -2,8 +2,8 @@
 
   python3 -m mav_training.motion_eval --select        # choose recipe.MOTION_TERM_BLEND on SELECTION_SEEDS
   python3 -m mav_training.motion_eval --seeds 1 --blends 0.5 1.0   # report blends side by side on REPORT_SEEDS
-  python3 -m mav_training.motion_eval --select-decoder 0:50 200:25 0:25   # the decoder's guidance interval and
-                                                     # steps that keep the motion, SELECTION_SEEDS
+  python3 -m mav_training.motion_eval --select-decoder 0:50 0:50:1:0 200:25   # the decoder's guidance interval,
+                                                     # steps and guided hold that keep the motion, SELECTION_SEEDS
 
 The world moves every object at 0.05-0.12 frame-widths per second whatever the fps; a clip passes when its keyframes
 move the way the prompt names at >= 70 % of the world's slowest speed (first -> last keyframe's centroid, along the
@@ -22,7 +22,7 @@ from . import evaluate as E
 from . import world as W
 from .layers import blend_temporal_convs
 from .recipe import MOTION_TERM_BLEND
-from .video_eval import decoder_label, decoder_settings
+from .video_eval import decoder_hold, decoder_label, decoder_settings
 
 ORIENTED = [p for p in E.PROMPTS if W.caption_attributes(p).get("direction")]
 # selection: two fish and two arrows, one of them a held-out pair (CPU time: 4 fps x candidates each)
@@ -47,10 +47,10 @@ def named_speed(cents, direction, fps):
     return along / 64 / (float(idx[-1] - idx[0]) / fps)
 
 
-def clip_row(pipe, prompt, seed, fps, steps=None, guidance_from=None):
+def clip_row(pipe, prompt, seed, fps, steps=None, guidance_from=None, hold=None):
     want = W.caption_attributes(prompt)
     keys = pipe.generate(prompt, seed, fps, None, steps, until="keyframes",
-                         guidance_from=guidance_from)["keyframes"][0].numpy()
+                         guidance_from=guidance_from, hold=hold)["keyframes"][0].numpy()
     row, a = E.measure(prompt, seed, want, keys)
     speed = named_speed(a["centroids"], want["direction"], fps)
     row.update({"fps": fps, "speed": None if speed is None else round(speed, 4),
@@ -103,18 +103,18 @@ def select(pipe, seeds):
 
 
 def select_decoder(pipe, seeds, settings):
-    """The decoder's guidance interval and steps (settings of (guidance_min_timestep, steps), the first the
-    reference) on the same prompts, seeds and fps; keeps_motion says which keep the reference's motion, for
+    """The decoder's guidance interval, steps and guided hold (settings of (guidance_min_timestep, steps, hold), the
+    first the reference) on the same prompts, seeds and fps; keeps_motion says which keep the reference's motion, for
     video_eval --decide-decoder."""
     seeds = E.check_seeds(seeds, "selection")
     results = {}
-    for threshold, n in settings:
-        label = decoder_label(threshold, n)
+    for threshold, n, hold in settings:
+        label = decoder_label(threshold, n, hold)
         results[label] = []
         for p in SELECTION_PROMPTS:
             for s in seeds:
                 for f in FPS:
-                    results[label].append(clip_row(pipe, p, s, f, {"decoder": n}, threshold))
+                    results[label].append(clip_row(pipe, p, s, f, {"decoder": n}, threshold, decoder_hold(hold)))
                     print(json.dumps({"setting": label, **results[label][-1]}), flush=True)
     labels = list(results)
     table = {label: counts(rows) for label, rows in results.items()}
@@ -176,8 +176,9 @@ def main():
     p.add_argument("--seeds", type=int, default=1, help="seeds per prompt and fps (the first of SELECTION/REPORT_SEEDS)")
     p.add_argument("--blends", type=float, nargs="+", default=[MOTION_TERM_BLEND],
                    help="report: motion-term blends to measure side by side (default: the recipe's)")
-    p.add_argument("--select-decoder", nargs="+", default=None, metavar="T:N",
-                   help="the decoder's guidance_min_timestep T and steps N on selection seeds, the first the reference")
+    p.add_argument("--select-decoder", nargs="+", default=None, metavar="T:N[:R:M]",
+                   help="the decoder's guidance_min_timestep T, steps N and guided hold (radius R, margin M) on "
+                        "selection seeds, the first the reference")
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
     torch.set_num_threads(a.threads)

@@ -20,7 +20,7 @@ import torch
 from . import checkpoints as C
 from .export import DEFAULT_SCHED
 from .losses import mixed_frame_noise
-from .schedulers import ColourLine, DDIMScheduler, held_in
+from .schedulers import ColourLine, DDIMScheduler, held_in, held_to_conditional
 
 STEPS = {name: sched["default_steps"] for name, sched in DEFAULT_SCHED.items()}  # the manifests' steps
 
@@ -183,17 +183,23 @@ class Pipeline:
         return torch.nn.functional.normalize(best, dim=-1)
 
     @torch.no_grad()
-    def keyframes(self, emb, gen, fps=8.0, guidance=None, steps=STEPS["decoder"], frames=16, guidance_from=None):
+    def keyframes(self, emb, gen, fps=8.0, guidance=None, steps=STEPS["decoder"], frames=16, guidance_from=None,
+                  hold=None):
         """Guidance: the decoder manifest's `default_guidance_scale` unless given, as a request without
         guidanceScale gets in Java, at timesteps ≥ `guidance_from` only (the manifest's `guidance_min_timestep`
-        unless given); below it the conditional prediction alone, one batch item (Java's SchedulerConfig.guidedAt)."""
+        unless given); below it the conditional prediction alone, one batch item (Java's SchedulerConfig.guidedAt).
+        `hold`: a guided step's x̂0 held to the conditional x̂0's colour lines ({radius, margin}; the manifest's
+        `hold_guided_to_conditional` unless given, False for none)."""
         t0 = time.time()
         sched = self.sched["decoder"]
         if guidance is None:
             guidance = sched["default_guidance_scale"]
         if guidance_from is None:
             guidance_from = sched.get("guidance_min_timestep", 0)
+        if hold is None:
+            hold = sched.get("hold_guided_to_conditional")
         dec = self.m["decoder"]
+        scheduler = scheduler_for(sched)
         e2 = torch.cat([emb, torch.zeros_like(emb)])
         f2 = torch.full((2,), float(fps))
 
@@ -201,10 +207,11 @@ class Pipeline:
             if not guided_at(t, guidance, guidance_from):
                 return dec(x, torch.full((1,), t), image_embed=emb, fps=f2[:1])
             out = dec(torch.cat([x, x]), torch.full((2,), t), image_embed=e2, fps=f2)
-            return out[1:] + guidance * (out[:1] - out[1:])
+            guided = out[1:] + guidance * (out[:1] - out[1:])
+            return held_to_conditional(scheduler, x, t, out[:1], guided, hold) if hold else guided
         x = mixed_frame_noise(torch.randn(1, 3, frames, 64, 64, generator=gen),
                               torch.randn(1, 3, 1, 64, 64, generator=gen), self.frame_noise_correlation)
-        out = denoise(fn, scheduler_for(self.sched["decoder"]), steps, x).clamp(-1, 1)
+        out = denoise(fn, scheduler, steps, x).clamp(-1, 1)
         self._time("decoder", t0)
         return out
 
@@ -262,15 +269,15 @@ class Pipeline:
         return torch.cat(frames).permute(1, 0, 2, 3).unsqueeze(0)
 
     def generate(self, prompt, seed=0, fps=8.0, guidance=None, steps=None, until="sr_high", strength=None,
-                 guidance_from=None):
+                 guidance_from=None, hold=None):
         """Runs the stages up to `until` (keyframes, interpolator, sr_low, sr_high); returns a dict of outputs.
         `guidance` is the decoder's, as the request's guidanceScale in Java; the prior uses its manifest's.
-        `guidance_from`: the decoder's guidance interval (its manifest's unless given)."""
+        `guidance_from`, `hold`: the decoder's guidance interval and guided hold (its manifest's unless given)."""
         steps = dict(STEPS, **(steps or {}))
         gen = torch.Generator().manual_seed(seed)
         out = {"image_embed": self.image_embed(prompt, gen, steps=steps["prior"])}
         out["keyframes"] = self.keyframes(out["image_embed"], gen, fps, guidance, steps["decoder"],
-                                          guidance_from=guidance_from)
+                                          guidance_from=guidance_from, hold=hold)
         if until == "keyframes":
             return out
         out["frames_64"] = self.interpolate(out["keyframes"], out["image_embed"], gen, fps, 5, steps["interpolator"],

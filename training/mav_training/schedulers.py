@@ -170,6 +170,15 @@ class ColourLine:
         return held.to(x0.dtype).reshape(b, *mid, hh, ww, c).movedim(-1, 1)
 
 
+def held_to_conditional(sched, x, t, conditional, guided, clip):
+    """A guided prediction at (x, t) with its x̂0 held to the colour lines of the conditional prediction's own x̂0 (as
+    the scheduler predicts it, clamped with clip_sample; factor 1, `clip`'s radius and margin): guidance may steepen an
+    edge between colours the conditional estimate has, but draws no rim past them (the decoder manifest's
+    `hold_guided_to_conditional`; Java's ClassifierFreeGuidance.heldToConditional)."""
+    x0, _ = sched.predict(conditional, t, x)
+    return held_in(lambda *_: guided, sched, ColourLine(x0, 1, clip["radius"], clip["margin"]).hold)(x, t)
+
+
 def held_in(model_fn, sched, hold):
     """`model_fn(x, t)` with its x̂0 passed through `hold`: the output turned into x̂0 at ᾱ_t, held and turned back (ε
     recomputed from the held x̂0, as `clip_sample` does; Java's ConditionRange.around)."""
@@ -272,6 +281,21 @@ def write_fixtures(root):
             entry["files"][key] = f"schedulers/{entry['name']}_{key}.npy"
             np.save(os.path.join(root, entry["files"][key]), arr.numpy().astype(np.float32))
         index["condition_range"].append(entry)
+    # a guided decoder step held to its conditional x̂0's colour lines: a clip [1, 3, F, h, w] as D^t's and frames
+    g = torch.Generator().manual_seed(9012)
+    index["guided_hold"] = []
+    sc = DDIMScheduler(1000, "squaredcos_cap_v2", "epsilon", True, 1.0)
+    for k, (shape, radius, margin, t) in enumerate((((1, 3, 3, 5, 6), 1, 0.0, 600), ((2, 3, 4, 5), 2, 0.1, 40))):
+        x, cond, guided_out = (torch.randn(*shape, generator=g, dtype=torch.float64).float() for _ in range(3))
+        held = held_to_conditional(sc, x.double(), t, cond.double(), guided_out.double(),
+                                   {"radius": radius, "margin": margin})
+        entry = {"name": f"guided{k:02d}", "radius": radius, "margin": margin, "t": t,
+                 "beta_schedule": "squaredcos_cap_v2", "prediction_type": "epsilon", "clip_sample": True,
+                 "clip_sample_range": 1.0, "files": {}}
+        for key, arr in (("sample", x), ("conditional", cond), ("guided", guided_out), ("held", held.float())):
+            entry["files"][key] = f"schedulers/{entry['name']}_{key}.npy"
+            np.save(os.path.join(root, entry["files"][key]), arr.numpy().astype(np.float32))
+        index["guided_hold"].append(entry)
     with open(os.path.join(root, "schedulers.json"), "w") as f:
         json.dump(index, f, indent=1)
     return index

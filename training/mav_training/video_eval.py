@@ -8,9 +8,9 @@
   python3 -m mav_training.video_eval --select-sr-steps sr_low --step-counts 10 5 3     # SR steps, SELECTION_SEEDS
   python3 -m mav_training.video_eval --select-sr-clip sr_low --clips off 1:0 1:0.25 2:0   # SR x̂0 held to the
                                                              # condition's colour lines, SELECTION_SEEDS
-  python3 -m mav_training.video_eval --select-decoder 0:50 200:50 200:25 0:25 --seeds 3   # the decoder's guidance
-                                                             # interval and steps, SELECTION_SEEDS; with
-  python3 -m mav_training.motion_eval --select-decoder 0:50 200:25 0:25    # (motion across fps 4-30) then
+  python3 -m mav_training.video_eval --select-decoder 0:50 0:50:1:0 200:25 --seeds 3   # the decoder's guidance
+                                                             # interval, steps and guided hold, SELECTION_SEEDS; with
+  python3 -m mav_training.motion_eval --select-decoder 0:50 0:50:1:0 200:25    # (motion across fps 4-30) then
   python3 -m mav_training.video_eval --decide-decoder                      # the setting that passes both
   python3 -m mav_training.video_eval --strengths 1.0 0.05    # report on REPORT_SEEDS: each setting on the same
                                                              # keyframes; --until sr_low (256², default) | sr_high
@@ -330,17 +330,34 @@ DECODER_SELECTION_PROMPTS = SELECTION_PROMPTS + ["a yellow arrow pointing down o
                                                  "a blue arrow pointing left on black"]
 
 
-def decoder_label(threshold, n):
-    return f"t>={threshold}, {n} steps"
+def decoder_label(threshold, n, hold=None):
+    return f"t>={threshold}, {n} steps" + (f", held {hold[0]}:{hold[1]}" if hold else "")
 
 
 def decoder_settings(args):
-    """'T:N' arguments → (guidance_min_timestep, steps) pairs."""
-    return [tuple(int(v) for v in arg.split(":")) for arg in args]
+    """'T:N' or 'T:N:R:M' arguments → (guidance_min_timestep, steps, hold) triples; hold (radius, margin) of the
+    guided x̂0 held to the conditional x̂0's colour lines, or None for no hold."""
+    out = []
+    for arg in args:
+        v = arg.split(":")
+        if len(v) not in (2, 4):
+            raise SystemExit(f"a decoder setting is T:N or T:N:RADIUS:MARGIN, got {arg!r}")
+        out.append((int(v[0]), int(v[1]), (int(v[2]), float(v[3])) if len(v) == 4 else None))
+    return out
+
+
+def decoder_hold(hold):
+    """A setting's hold as Pipeline.keyframes takes it: {radius, margin}, or False for none (not the manifest's)."""
+    return {"radius": hold[0], "margin": hold[1]} if hold else False
+
+
+def decoder_choice(setting):
+    threshold, n, hold = setting
+    return {"guidance_min_timestep": threshold, "steps": n, "hold_guided_to_conditional": decoder_hold(hold) or None}
 
 
 def choose_decoder_sampling(table, settings, motion_keeping=None):
-    """Of the settings (guidance_min_timestep, steps) that keep the first's (guidance at every step, the most steps)
+    """Of the settings (guidance_min_timestep, steps, hold) that keep the first's (the reference: the most steps)
     video: named shape at most 2 points lower, oriented clips moving the named way at ≥ 70 % of the world's slowest
     speed as often, outline sharpness at least 95 %, and, given `motion_keeping` (the labels motion_eval
     --select-decoder kept across fps 4–30), among those; those that halve its halo if any; then the fewest steps, then
@@ -356,27 +373,26 @@ def choose_decoder_sampling(table, settings, motion_keeping=None):
 
 
 def select_decoder(pipe, seeds, steps, settings, fps=8.0):
-    """The decoder's guidance interval and steps: each setting (guidance_min_timestep, steps; the first guided at
-    every step with the most steps, the reference) draws keyframes from the same image embedding and noise, then ↑F;
-    all 76 frames measured at 64², where the decoder's rim is made. choose_decoder_sampling decides."""
+    """The decoder's guidance interval, steps and guided hold: each setting (guidance_min_timestep, steps, hold; the
+    first the reference) draws keyframes from the same image embedding and noise, then ↑F; all 76 frames measured at
+    64², where the decoder's rim is made. choose_decoder_sampling decides."""
     def prepare(prompt, seed):
         gen = torch.Generator().manual_seed(seed)
         return pipe.image_embed(prompt, gen), gen.get_state()
 
-    def sample(start, threshold, n):
+    def sample(start, threshold, n, hold):
         emb, state = start
         gen = torch.Generator()
         gen.set_state(state)
-        keys = pipe.keyframes(emb, gen, fps, None, n, guidance_from=threshold)
+        keys = pipe.keyframes(emb, gen, fps, None, n, guidance_from=threshold, hold=decoder_hold(hold))
         return pipe.interpolate(keys, emb, gen, fps, SKIP, steps["interpolator"])
-    runs = {decoder_label(t, n): (lambda start, t=t, n=n: sample(start, t, n)) for t, n in settings}
+    runs = {decoder_label(*s): (lambda start, s=s: sample(start, *s)) for s in settings}
     with torch.no_grad():
         # moves_ok: oriented clips only (None for the others, left out of the means)
         rows, table = measure_settings(DECODER_SELECTION_PROMPTS, seeds, prepare, runs,
                                        DECODER_MEASURES + ("moves_ok",), fps)
-    threshold, n = choose_decoder_sampling(table, settings)
     return {"seeds": list(seeds), "prompts": DECODER_SELECTION_PROMPTS, "settings": settings, "table": table,
-            "chosen": {"guidance_min_timestep": threshold, "steps": n}, "rows": rows}
+            "chosen": decoder_choice(choose_decoder_sampling(table, settings)), "rows": rows}
 
 
 INTERPOLATOR_MEASURES = ("shape_share", "shape_share_between", "area_ratio", "sharp_ratio", "halo",
@@ -664,9 +680,10 @@ def main():
                    help="compare an SR sampler's clip_sample_to_condition (--clips, the reference first) on selection "
                         "seeds")
     p.add_argument("--clips", nargs="+", default=None, metavar="off|RADIUS:MARGIN")
-    p.add_argument("--select-decoder", nargs="+", default=None, metavar="T:N",
-                   help="choose the decoder's guidance_min_timestep T and steps N on selection seeds (64²); the first "
-                        "setting is the reference, e.g. 0:50 200:50 200:25 0:25")
+    p.add_argument("--select-decoder", nargs="+", default=None, metavar="T:N[:R:M]",
+                   help="choose the decoder's guidance_min_timestep T, steps N and guided hold (radius R, margin M; "
+                        "none without) on selection seeds (64²); the first setting is the reference, e.g. 0:50 "
+                        "0:50:1:0 200:25")
     p.add_argument("--steps", nargs="+", default=[], metavar="MODEL=N",
                    help="sampling steps other than the manifests' defaults, e.g. sr_low=10 (the steps shipped before)")
     p.add_argument("--fps", type=float, default=8.0)
@@ -716,10 +733,10 @@ def main():
             video = json.load(f)
         with open(os.path.join(a.checkpoints, "decoder_motion_selection.json")) as f:
             motion = json.load(f)
-        settings = [tuple(s) for s in video["settings"]]
-        threshold, n = choose_decoder_sampling(video["table"], settings, motion["keeping"])
+        settings = [(t, n, tuple(hold) if hold else None) for t, n, hold in video["settings"]]
+        chosen = choose_decoder_sampling(video["table"], settings, motion["keeping"])
         print(json.dumps({"video": video["table"], "motion": motion["table"], "motion_keeping": motion["keeping"],
-                          "chosen": {"guidance_min_timestep": threshold, "steps": n}}, indent=1))
+                          "chosen": decoder_choice(chosen)}, indent=1))
         return
     elif a.select_decoder:
         settings = decoder_settings(a.select_decoder)

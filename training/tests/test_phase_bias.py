@@ -66,7 +66,8 @@ if __name__ == "__main__":
 
 
 class ConditionClipTest(unittest.TestCase):
-    """The samplers' `clip_sample_to_condition`: x̂0 held to the condition's local range, through the real sampler."""
+    """The samplers' `clip_sample_to_condition` (x̂0 held to the condition's local range, through the real sampler)
+    and the decoder's `hold_guided_to_conditional`."""
     CLIP = {"radius": 1, "margin": 0.0}
 
     def test_a_flat_condition_takes_the_pattern_off_and_the_unclipped_sampler_keeps_it(self):
@@ -92,6 +93,20 @@ class ConditionClipTest(unittest.TestCase):
         held = upsample_sr_high(overshoot, edge, noise, 2, clip=self.CLIP)
         self.assertLessEqual(float(held.max()), 0.5 + 1e-4)
         self.assertAlmostEqual(float(held[..., :, 15:].min()), 0.5, places=4)  # the object's side, one pixel off the edge
+
+    def test_a_guided_step_keeps_the_conditional_estimates_colours_and_loses_the_rim_past_them(self):
+        from mav_training.schedulers import DDIMScheduler, held_to_conditional
+        sched = DDIMScheduler(1000, "squaredcos_cap_v2", "epsilon", True, 1.0)
+        t, a = 300, float(sched.ac[300])
+        x0 = torch.full((1, 3, 2, 8, 8), -0.5)  # a clip as D^t's [1, 3, F, h, w]: an edge
+        x0[..., 4:] = 0.5
+        noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
+        x = a ** 0.5 * x0 + (1 - a) ** 0.5 * noise
+        steeper = (x - a ** 0.5 * 1.4 * x0) / (1 - a) ** 0.5  # guidance pushing both sides past their colours
+        held = held_to_conditional(sched, x, t, noise, steeper, self.CLIP)
+        held_x0 = (x - (1 - a) ** 0.5 * held) / a ** 0.5
+        self.assertLess(float((held_x0 - x0).abs().max()), 1e-4)
+        self.assertTrue(torch.allclose(held_to_conditional(sched, x, t, noise, noise, self.CLIP), noise, atol=1e-5))
 
     def test_a_rim_off_the_colour_line_or_past_its_ends_is_taken_off_and_the_line_kept(self):
         from mav_training.schedulers import ColourLine

@@ -130,17 +130,33 @@ class VideoEvalTest(unittest.TestCase):
     def test_the_decoder_takes_the_fewest_steps_then_the_most_guidance_that_halve_the_halo_and_keep_the_rest(self):
         row = lambda shape, halo, sharp, moves: {"shape_share": shape, "halo": halo, "sharp_levels": sharp,
                                                  "moves_ok": moves}
-        settings = [(0, 50), (200, 50), (500, 50), (200, 25), (0, 25)]
+        settings = [(0, 50, None), (200, 50, None), (500, 50, None), (200, 25, None), (0, 25, None)]
         table = {V.decoder_label(0, 50): row(1.0, 0.02, 120, 0.75), V.decoder_label(200, 50): row(1.0, 0.004, 118, 0.75),
                  V.decoder_label(500, 50): row(1.0, 0.004, 118, 0.75), V.decoder_label(200, 25): row(0.99, 0.005, 117, 0.75),
                  V.decoder_label(0, 25): row(1.0, 0.02, 120, 0.75)}
-        self.assertEqual(V.choose_decoder_sampling(table, settings), (200, 25))
+        self.assertEqual(V.choose_decoder_sampling(table, settings), (200, 25, None))
         table[V.decoder_label(200, 25)]["moves_ok"] = 0.5  # a fish that stops swimming costs more than a rim
-        self.assertEqual(V.choose_decoder_sampling(table, settings), (200, 50))
+        self.assertEqual(V.choose_decoder_sampling(table, settings), (200, 50, None))
         for label in (V.decoder_label(200, 50), V.decoder_label(500, 50)):
             table[label]["shape_share"] = 0.95
-        self.assertEqual(V.choose_decoder_sampling(table, settings), (0, 25))  # none halves the halo: fewest steps
-        self.assertEqual(V.choose_decoder_sampling(table, settings, [V.decoder_label(0, 50)]), (0, 50))
+        self.assertEqual(V.choose_decoder_sampling(table, settings), (0, 25, None))  # none halves the halo: fewest steps
+        self.assertEqual(V.choose_decoder_sampling(table, settings, [V.decoder_label(0, 50)]), (0, 50, None))
+
+    def test_a_guided_hold_that_halves_the_halo_wins_at_the_same_steps_and_its_setting_reads_back(self):
+        row = lambda halo, sharp: {"shape_share": 1.0, "halo": halo, "sharp_levels": sharp, "moves_ok": 0.75}
+        settings = V.decoder_settings(["0:50", "0:50:1:0"])
+        self.assertEqual(settings, [(0, 50, None), (0, 50, (1, 0.0))])
+        held = V.decoder_label(*settings[1])
+        self.assertEqual(held, "t>=0, 50 steps, held 1:0.0")
+        table = {V.decoder_label(0, 50): row(0.02, 120), held: row(0.004, 116)}
+        self.assertEqual(V.decoder_choice(V.choose_decoder_sampling(table, settings)),
+                         {"guidance_min_timestep": 0, "steps": 50,
+                          "hold_guided_to_conditional": {"radius": 1, "margin": 0.0}})
+        table[held]["sharp_levels"] = 100  # softer outlines
+        self.assertEqual(V.choose_decoder_sampling(table, settings), (0, 50, None))
+        self.assertEqual(V.decoder_hold(None), False)  # explicitly none, whatever the manifest says
+        with self.assertRaises(SystemExit):
+            V.decoder_settings(["0:50:1"])
 
     def test_new_interpolator_weights_win_on_sharpness_only_with_shape_area_and_halo_kept(self):
         row = lambda shape, off, halo, sharp: {"shape_share": shape, "area_off_worst": off, "halo": halo,

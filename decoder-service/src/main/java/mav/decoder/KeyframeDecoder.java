@@ -4,6 +4,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import java.util.Map;
 import mav.common.diffusion.ClassifierFreeGuidance;
 import mav.common.diffusion.FrameNoise;
+import mav.common.diffusion.GuidedHold;
 import mav.common.diffusion.SchedulerConfig;
 import mav.common.event.PromptRequest;
 import mav.common.event.StageEvent;
@@ -19,7 +20,8 @@ import mav.common.tensor.Tensors;
 /**
  * D^t: the spatiotemporal decoder turns one CLIP image embedding into 16 keyframes at 64×64, conditioned on the
  * requested fps, with classifier-free guidance against the zero embedding (the request's scale, else the manifest's
- * {@code default_guidance_scale}) inside the manifest's guidance interval; below it one conditional pass per step.
+ * {@code default_guidance_scale}) inside the manifest's guidance interval; below it one conditional pass per step. A
+ * guided step's x̂0 is held to the conditional pass's colour lines when the manifest asks ({@link GuidedHold}).
  */
 @ApplicationScoped
 public class KeyframeDecoder extends DiffusionStage {
@@ -30,6 +32,7 @@ public class KeyframeDecoder extends DiffusionStage {
     private int embedDim;
     private double frameNoiseCorrelation;
     private SchedulerConfig scheduler;
+    private GuidedHold guidedHold;
 
     @Override
     public StageName name() {
@@ -45,6 +48,7 @@ public class KeyframeDecoder extends DiffusionStage {
         embedDim = decoder.manifest().intParameter("embed_dim");
         frameNoiseCorrelation = decoder.manifest().doubleParameter("frame_noise_correlation", 0.0);
         scheduler = decoder.manifest().requireScheduler();
+        guidedHold = GuidedHold.of(scheduler);
     }
 
     @Override
@@ -76,7 +80,9 @@ public class KeyframeDecoder extends DiffusionStage {
                     .putLong("timestep", new long[] {2}, Tensors.filled(2, t))
                     .put("image_embed", embeds)
                     .put("fps", fps));
-            return ClassifierFreeGuidance.combine(out.get("noise_pred").data(), guidanceScale);
+            float[] batchedOut = out.get("noise_pred").data();
+            return guidedHold.apply(ClassifierFreeGuidance.combine(batchedOut, guidanceScale),
+                    ClassifierFreeGuidance.conditional(batchedOut), x, shape, t);
         }, context);
 
         // 3. keyframes in [-1, 1]

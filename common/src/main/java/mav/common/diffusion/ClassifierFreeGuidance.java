@@ -1,5 +1,7 @@
 package mav.common.diffusion;
 
+import java.util.Arrays;
+
 /**
  * Classifier-free guidance over one batched model call: batch item 0 is conditional, item 1 unconditional, and the
  * guided output is uncond + s·(cond − uncond).
@@ -14,6 +16,11 @@ public final class ClassifierFreeGuidance {
         System.arraycopy(sample, 0, out, 0, sample.length);
         System.arraycopy(sample, 0, out, sample.length, sample.length);
         return out;
+    }
+
+    /** The conditional half of a guided batch's output, batch item 0. */
+    public static float[] conditional(float[] batchedOutput) {
+        return Arrays.copyOf(batchedOutput, batchedOutput.length / 2);
     }
 
     public static float[] combine(float[] batchedOutput, double scale) {

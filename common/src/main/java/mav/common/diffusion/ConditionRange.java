@@ -11,8 +11,9 @@ import mav.common.tensor.Tensor;
  * line, widened by margin × its length, and no further from it than the window's farthest colour (scaled down
  * towards it). A soft edge between two colours lies on their line, so SR may steepen it; the rims SR draws (colours
  * past either side, or one channel's edge shifted against another's, off the line) and a pattern on a flat
- * background (a line of no length) do not. The model's manifest asks for it ({@code clip_sample_to_condition}), and
- * the reference sampler does the same (training/mav_training/schedulers.py, {@code ColourLine}).
+ * background (a line of no length) do not. An SR model's manifest asks for it ({@code clip_sample_to_condition}), a
+ * decoder's for its guided steps against its own conditional estimate ({@link GuidedHold}); the reference sampler does
+ * the same (training/mav_training/schedulers.py, {@code ColourLine}).
  */
 public final class ConditionRange {
     private final int batch;
@@ -141,20 +142,26 @@ public final class ConditionRange {
     }
 
     /**
-     * {@code denoiser} with its x̂0 held to the lines: the output is turned into x̂0 at ᾱ_t, held, and turned back (ε
-     * recomputed from the held x̂0, as the scheduler does for {@code clip_sample}).
+     * {@code denoiser} with its x̂0 held to the lines ({@link #holdPrediction}): what an SR stage samples with.
      */
     public Denoiser around(Denoiser denoiser, NoiseSchedule schedule, PredictionType prediction) {
         return (sample, t) -> {
             float[] out = denoiser.predict(sample, t);
-            if (prediction != PredictionType.EPSILON) {
-                clamp(out);
-            } else {
-                double a = schedule.alphaCumprod(t);
-                hold(out, sample, Math.sqrt(a), Math.sqrt(1.0 - a));
-            }
+            holdPrediction(out, sample, schedule.alphaCumprod(t), prediction);
             return out;
         };
+    }
+
+    /**
+     * {@code output}, a model's output at x_t = {@code sample} and ᾱ_t = {@code alphaCumprod}, held in place: turned
+     * into x̂0, held, and turned back (ε recomputed from the held x̂0, as the scheduler does for {@code clip_sample}).
+     */
+    public void holdPrediction(float[] output, float[] sample, double alphaCumprod, PredictionType prediction) {
+        if (prediction != PredictionType.EPSILON) {
+            clamp(output);
+        } else {
+            hold(output, sample, Math.sqrt(alphaCumprod), Math.sqrt(1.0 - alphaCumprod));
+        }
     }
 
     /**

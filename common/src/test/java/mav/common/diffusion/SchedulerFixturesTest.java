@@ -123,6 +123,30 @@ class SchedulerFixturesTest {
         return tests.stream();
     }
 
+    @TestFactory
+    Stream<DynamicTest> aGuidedStepHeldToItsConditionalEstimateMatchesThePyTorchReference() {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (JsonNode c : FIXTURES.get("guided_hold")) {
+            String name = c.get("name").asText() + " radius=" + c.get("radius").asInt() + " margin="
+                    + c.get("margin").asDouble() + " t=" + c.get("t").asInt();
+            tests.add(DynamicTest.dynamicTest(name, () -> checkGuidedHold(c)));
+        }
+        assertTrue(tests.size() >= 2, "fixtures hold " + tests.size() + " guided_hold cases");
+        return tests.stream();
+    }
+
+    private void checkGuidedHold(JsonNode c) {
+        JsonNode f = c.get("files");
+        GuidedHold hold = GuidedHold.of(new SchedulerConfig(FIXTURES.get("num_train_timesteps").asInt(),
+                c.get("beta_schedule").asText(), c.get("prediction_type").asText(), c.get("clip_sample").asBoolean(),
+                c.get("clip_sample_range").asDouble(), 50, 2.0, 0, null,
+                new ConditionClip(c.get("radius").asInt(), c.get("margin").asDouble())));
+        Tensor sample = npy(f.get("sample").asText());
+        float[] held = hold.apply(npy(f.get("guided").asText()).data(), npy(f.get("conditional").asText()).data(),
+                sample.data(), sample.shape(), c.get("t").asInt());
+        assertArrayEquals(npy(f.get("held").asText()).data(), held, 2e-3f, "held");
+    }
+
     private void checkConditionRange(JsonNode c) throws Exception {
         JsonNode f = c.get("files");
         ConditionRange range = ConditionRange.of(npy(f.get("low_res").asText()),

@@ -78,4 +78,16 @@ class ModelManifestTest {
                 + "\"clip_sample_to_condition\": {\"radius\": -1, \"margin\": 0}"));
         assertTrue(e.getMessage().contains("clip_sample_to_condition"), e.getMessage());
     }
+
+    @Test
+    void aDecodersGuidedHoldIsReadAndABrokenOneRefusedNamingTheField() throws Exception {
+        var scheduler = manifestWithScheduler("\"default_guidance_scale\": 2.0, "
+                + "\"hold_guided_to_conditional\": {\"radius\": 1, \"margin\": 0}").requireScheduler();
+        assertEquals(1, scheduler.holdGuidedToConditional().radius());
+        assertEquals(null, scheduler.clipSampleToCondition());
+        assertEquals(null, manifestWithGuidance("2.0").requireScheduler().holdGuidedToConditional());
+        var e = assertThrows(ModelLoadException.class, () -> manifestWithScheduler("\"default_guidance_scale\": 2.0, "
+                + "\"hold_guided_to_conditional\": {\"radius\": 1, \"margin\": -0.5}"));
+        assertTrue(e.getMessage().contains("hold_guided_to_conditional"), e.getMessage());
+    }
 }
