@@ -71,6 +71,14 @@ JUMP_PX = 4.0
 SPEED_PROMPTS = ["a green fish swimming right", "a yellow arrow pointing down"]
 
 
+def require_pil(what):
+    """Before sampling, not after it: an image (`what`) is written with PIL, which Debian ships apart from torch."""
+    try:
+        import PIL  # noqa: F401
+    except ImportError:
+        raise SystemExit(f"{what} is written with PIL: apt-get install python3-pil")
+
+
 def _nearest(rgb, table):
     ref = {k: W.unit_rgb(v) for k, v in table.items()}
     return min(ref, key=lambda k: np.sum((ref[k] - rgb) ** 2))
@@ -456,6 +464,7 @@ def main():
         print(json.dumps(summary, indent=1))
         return
     seeds = check_seeds(seeds, "report")
+    require_pil(os.path.join(a.out, "img", "contact-sheet.png"))
     cp = clip_prior_metrics(Pipeline(a.checkpoints))
     print(json.dumps(cp), flush=True)
     rows, speed, summary, timings = run(a.checkpoints, seeds, a.out, steps, guidance=a.guidance)

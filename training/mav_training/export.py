@@ -114,7 +114,7 @@ DEFAULT_SCHED = {
                   clip_sample_range=1.0, default_steps=25, default_guidance_scale=1.0),
     "decoder": dict(beta_schedule="squaredcos_cap_v2", prediction_type="epsilon", clip_sample=True,
                     clip_sample_range=1.0, default_steps=50, default_guidance_scale=2.0,
-                    guidance_min_timestep=0),
+                    guidance_min_timestep=0, hold_guided_to_conditional=dict(radius=1, margin=0.0)),
     "interpolator": dict(beta_schedule="squaredcos_cap_v2", prediction_type="epsilon", clip_sample=True,
                          clip_sample_range=1.0, default_steps=25, default_guidance_scale=1.0),
     "sr_low": dict(beta_schedule="squaredcos_cap_v2", prediction_type="epsilon", clip_sample=True,

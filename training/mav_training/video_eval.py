@@ -749,6 +749,8 @@ def main():
                          indent=1))
         return
     strengths = a.strengths or [pipe.inbetween_strength]
+    if a.sheet:
+        E.require_pil(f"--sheet {a.sheet} ('' for none)")
     t0 = time.time()
     unknown = [q for q in a.prompts if q not in VIDEO_PROMPTS]
     if unknown:
