@@ -8,7 +8,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * its manifest reports. {@code guidance_min_timestep} (absent: 0) bounds the guidance interval from below: guidance
  * applies only at timesteps at or above it, the conditional prediction alone below. {@code clip_sample_to_condition}
  * (absent: none) holds an SR model's x̂0 to its low-resolution condition's local colour lines ({@link ConditionRange});
- * {@code hold_guided_to_conditional} (absent: none) a guided step's x̂0 to the conditional prediction's ({@link GuidedHold}).
+ * {@code hold_guided_to_conditional} (absent: none) a guided step's x̂0 to the conditional prediction's
+ * ({@link GuidedHold}).
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record SchedulerConfig(
