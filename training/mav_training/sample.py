@@ -4,7 +4,8 @@
   python3 -m mav_training.sample --prompt "a red fish swimming left" --out out/red_fish.mp4 [--fps 8 --seed 1]
 
 Steps: 1 tokenize and encode; 2 prior (DDIM, guidance: row 0 conditional, row 1 zero text condition); 3 decoder
-D^t: 16 keyframes at 64² (guidance with zero image embedding); 4 interpolator ↑F: skip 5 → 76 frames, unguided,
+D^t: 16 keyframes at 64² (guidance with zero image embedding, each guided x̂0 held to the conditional x̂0's colour
+lines, `hold_guided_to_conditional`); 4 interpolator ↑F: skip 5 → 76 frames, unguided,
 from the keyframes' linear blend noised to the manifest's `inbetween_strength` (SDEdit), keyframes pasted back; 5 SR^t_l to 256²; 6 SR_h to 768² per frame with the same initial noise for every frame (both with x̂0 held to their condition's
 colour lines, `clip_sample_to_condition`); 7 H.264 MP4 through the ffmpeg binary.
 """
