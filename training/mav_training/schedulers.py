@@ -174,7 +174,7 @@ def held_to_conditional(sched, x, t, conditional, guided, clip):
     """A guided prediction at (x, t) with its x̂0 held to the colour lines of the conditional prediction's own x̂0 (as
     the scheduler predicts it, clamped with clip_sample; factor 1, `clip`'s radius and margin): guidance may steepen an
     edge between colours the conditional estimate has, but draws no rim past them (the decoder manifest's
-    `hold_guided_to_conditional`; Java's ClassifierFreeGuidance.heldToConditional)."""
+    `hold_guided_to_conditional`; Java's GuidedHold)."""
     x0, _ = sched.predict(conditional, t, x)
     return held_in(lambda *_: guided, sched, ColourLine(x0, 1, clip["radius"], clip["margin"]).hold)(x, t)
 

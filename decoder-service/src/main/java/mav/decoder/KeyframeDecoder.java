@@ -81,8 +81,7 @@ public class KeyframeDecoder extends DiffusionStage {
                     .put("image_embed", embeds)
                     .put("fps", fps));
             float[] batchedOut = out.get("noise_pred").data();
-            return guidedHold.apply(ClassifierFreeGuidance.combine(batchedOut, guidanceScale),
-                    ClassifierFreeGuidance.conditional(batchedOut), x, shape, t);
+            return guidedHold.apply(ClassifierFreeGuidance.combine(batchedOut, guidanceScale), batchedOut, x, shape, t);
         }, context);
 
         // 3. keyframes in [-1, 1]

@@ -29,15 +29,16 @@ public final class GuidedHold {
 
     /**
      * {@code guided}, the guided prediction at x_t = {@code sample} of {@code shape} [B, C, ..., h, w] and timestep t,
-     * held in place to the lines of {@code conditional}'s x̂0, the conditional prediction there.
+     * held in place to the lines of the conditional prediction's x̂0, the first half of {@code batchedOutput} (the
+     * guided step's model output, {@link ClassifierFreeGuidance}); read only when the manifest asks for the hold.
      */
-    public float[] apply(float[] guided, float[] conditional, float[] sample, long[] shape, int t) {
+    public float[] apply(float[] guided, float[] batchedOutput, float[] sample, long[] shape, int t) {
         if (clip == null) {
             return guided;
         }
         double a = schedule.alphaCumprod(t);
         float[] x0 = new float[sample.length];
-        scheduler.predict(conditional, sample, a, x0, new float[sample.length]);
+        scheduler.predict(ClassifierFreeGuidance.conditional(batchedOutput), sample, a, x0, new float[sample.length]);
         ConditionRange.of(new Tensor(shape, x0), clip).holdPrediction(guided, sample, a, prediction);
         return guided;
     }

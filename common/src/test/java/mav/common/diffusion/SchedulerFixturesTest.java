@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import mav.common.tensor.NpyCodec;
@@ -142,8 +143,10 @@ class SchedulerFixturesTest {
                 c.get("clip_sample_range").asDouble(), 50, 2.0, 0, null,
                 new ConditionClip(c.get("radius").asInt(), c.get("margin").asDouble())));
         Tensor sample = npy(f.get("sample").asText());
-        float[] held = hold.apply(npy(f.get("guided").asText()).data(), npy(f.get("conditional").asText()).data(),
-                sample.data(), sample.shape(), c.get("t").asInt());
+        float[] conditional = npy(f.get("conditional").asText()).data();
+        float[] batchedOutput = Arrays.copyOf(conditional, conditional.length * 2); // the unconditional half: unread
+        float[] held = hold.apply(npy(f.get("guided").asText()).data(), batchedOutput, sample.data(), sample.shape(),
+                c.get("t").asInt());
         assertArrayEquals(npy(f.get("held").asText()).data(), held, 2e-3f, "held");
     }
 
