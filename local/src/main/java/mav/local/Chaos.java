@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
@@ -23,9 +24,12 @@ import mav.common.event.StageEvent;
 import mav.common.event.StageName;
 import mav.common.event.StatusEvent.State;
 import mav.common.store.BlobStore;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.GroupState;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -165,6 +169,7 @@ final class Chaos {
     Figures sigterm(int jobs) {
         long t0 = System.nanoTime();
         try (Tally tally = new Tally(endpoints); JobSubmitter submitter = new JobSubmitter(endpoints)) {
+            awaitGroupJoined(Stage.SR_LOW);
             List<String> ids = submit(submitter, "term", jobs);
             StageProcess victim = awaitBusy(tally, Stage.SR_LOW, ids);
             List<String> inFlight = tally.inFlight(Stage.SR_LOW.id());
@@ -579,6 +584,32 @@ final class Chaos {
         }
         return new Figures(scenario, ids.size(), faults, completed, duplicates, failed, recovery,
                 (System.nanoTime() - t0) / 1e9, List.of());
+    }
+
+    /**
+     * Until every live replica of {@code stage} is a member of its stable consumer group. A replica restarted by an
+     * earlier scenario is ready before its consumer has joined; joining later, it would take partitions, and a job in
+     * flight with them, from a replica that is draining, and the job would be computed again.
+     */
+    private void awaitGroupJoined(Stage stage) {
+        long replicas = stack.services().stream().filter(p -> p.stage == stage && p.isAlive()).count();
+        long deadline = System.nanoTime() + jobTimeout.toNanos();
+        try (Admin admin = KafkaBroker.admin(endpoints.kafka())) {
+            while (System.nanoTime() < deadline) {
+                ConsumerGroupDescription group = admin.describeConsumerGroups(List.of(stage.group)).all().get()
+                        .get(stage.group);
+                if (group.groupState() == GroupState.STABLE && group.members().size() >= replicas) {
+                    return;
+                }
+                Thread.sleep(250);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StackException("interrupted waiting for " + stage.group + " to hold its replicas");
+        } catch (ExecutionException e) {
+            throw new StackException("cannot describe consumer group " + stage.group + ": " + e.getCause());
+        }
+        throw new StackException(stage.group + " did not hold its " + replicas + " replicas within " + jobTimeout);
     }
 
     private static void waitExit(StageProcess p) {
