@@ -13,7 +13,8 @@ from .graphs import restore_from_onnx
 from .layers import blend_temporal_convs
 from .prior import DiffusionPrior
 from .recipe import (COMMAND, DATA, E, EXPORTS, SAMPLING_FRAME_NOISE_CORRELATION, SEED, STAGES, STAGES_OF,
-                     TEMPORAL_CONV_BLEND, MOTION_TERM_BLEND, make_decoder, make_interpolator, make_sr_high, make_sr_low)
+                     TEMPORAL_CONV_BLEND, MOTION_TERM_BLEND, MOTION_FPS_EXPONENT, make_decoder, make_interpolator,
+                     make_sr_high, make_sr_low)
 
 MODELS_DIR = "../models"  # the model repository a stage falls back to when checkpoints/ lacks it (train --out)
 
@@ -142,7 +143,8 @@ def stage_record(root, stage):
 
 
 def blends():
-    return {"temporal_conv_blend": TEMPORAL_CONV_BLEND, "motion_term_blend": MOTION_TERM_BLEND}
+    return {"temporal_conv_blend": TEMPORAL_CONV_BLEND, "motion_term_blend": MOTION_TERM_BLEND,
+            "motion_fps_exponent": MOTION_FPS_EXPONENT}
 
 
 def exported_blends():
@@ -177,6 +179,7 @@ def load_for_export(root, decoder_stage=None):
         else:  # an exported D^t is blended already, maybe to other blends than the recipe's
             alpha, motion_alpha = exported_blends()
             blend_temporal_convs(dec, TEMPORAL_CONV_BLEND / alpha, MOTION_TERM_BLEND / motion_alpha)
+        dec.motion_fps_exponent = MOTION_FPS_EXPONENT  # a sampling setting: the graph computes it from fps
     models = {"clip": clip, "prior": prior, "decoder": dec,
               "interpolator": trained("interpolator", make_interpolator()),
               "sr_low": trained("sr_low", make_sr_low()), "sr_high": trained("sr_high", make_sr_high())}

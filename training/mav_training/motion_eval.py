@@ -1,7 +1,9 @@
 """How fast D^t's fish and arrows move, across the fps a request may ask (4-30), and the blend of its motion terms.
 
-  python3 -m mav_training.motion_eval --select        # choose recipe.MOTION_TERM_BLEND on SELECTION_SEEDS
-  python3 -m mav_training.motion_eval --seeds 1 --blends 0.5 1.0   # report blends side by side on REPORT_SEEDS
+  python3 -m mav_training.motion_eval --select        # choose recipe.MOTION_TERM_BLEND and MOTION_FPS_EXPONENT
+                                                     # on SELECTION_SEEDS (settings BLEND[:EXPONENT])
+  python3 -m mav_training.motion_eval --select --seeds 2 --candidates 0.5 0.75:0.15 0.75:0.3
+  python3 -m mav_training.motion_eval --seeds 1 --blends 0.5 0.75:0.3   # report settings side by side, REPORT_SEEDS
   python3 -m mav_training.motion_eval --select-decoder 0:50 0:50:1:0 200:25   # the decoder's guidance interval,
                                                      # steps and guided hold that keep the motion, SELECTION_SEEDS
 
@@ -21,7 +23,7 @@ import torch
 from . import evaluate as E
 from . import world as W
 from .layers import blend_temporal_convs
-from .recipe import MOTION_TERM_BLEND
+from .recipe import MOTION_FPS_EXPONENT, MOTION_TERM_BLEND
 from .video_eval import decoder_hold, decoder_label, decoder_settings
 
 ORIENTED = [p for p in E.PROMPTS if W.caption_attributes(p).get("direction")]
@@ -32,7 +34,9 @@ FPS = (4.0, 8.0, 16.0, 30.0)
 MIN_SPEED = 0.7 * W.SPEED_RANGE[0]
 # as far above the world's fastest as MIN_SPEED is below its slowest: faster is as wrong as slower
 MAX_SPEED = W.SPEED_RANGE[1] / 0.7
-CANDIDATES = (0.5, 0.75, 1.0)
+# (motion-term blend, fps exponent γ): the motion terms' weight, and their time scaled by (fps / 8)^−γ
+SHIPPED = (MOTION_TERM_BLEND, MOTION_FPS_EXPONENT)
+CANDIDATES = ((0.5, 0.0), (0.75, 0.0), (1.0, 0.0), (0.75, 0.15), (0.75, 0.3))
 AXIS = {"right": (1, 0), "left": (-1, 0), "down": (0, 1), "up": (0, -1)}
 
 
@@ -80,26 +84,39 @@ def median_speed_by_fps(rows):
             for f in sorted({r["fps"] for r in rows})}
 
 
-def with_motion_blend(pipe, beta, current):
-    """D^t's motion terms moved from blend `current` to `beta` (its kernels stay)."""
-    blend_temporal_convs(pipe.m["decoder"], 1.0, beta / current)
-    return beta
+def motion_setting(text):
+    """'BLEND[:EXPONENT]' -> (blend, exponent); the exponent defaults to 0 (time in seconds, as trained)."""
+    blend, _, exponent = text.partition(":")
+    return float(blend), float(exponent or 0.0)
 
 
-def select(pipe, seeds):
-    """Each candidate blend on the same prompts, seeds and fps, then `choose`."""
+def setting_label(setting):
+    blend, exponent = setting
+    return f"{blend}:{exponent}" if exponent else str(blend)
+
+
+def with_motion_setting(pipe, setting, current):
+    """D^t's motion terms moved from blend current[0] to setting[0] (its kernels stay), their time's fps exponent set."""
+    dec = pipe.m["decoder"]
+    blend_temporal_convs(dec, 1.0, setting[0] / current[0])
+    dec.motion_fps_exponent = setting[1]
+    return setting
+
+
+def select(pipe, seeds, candidates=CANDIDATES):
+    """Each candidate setting on the same prompts, seeds and fps, then `choose`."""
     seeds = E.check_seeds(seeds, "selection")
-    current, results = MOTION_TERM_BLEND, {}
-    for beta in CANDIDATES:
-        current = with_motion_blend(pipe, beta, current)
-        results[beta] = []
+    current, results = SHIPPED, {}
+    for setting in candidates:
+        current = with_motion_setting(pipe, setting, current)
+        results[setting] = []
         for p in SELECTION_PROMPTS:
             for s in seeds:
                 for f in FPS:
-                    results[beta].append(clip_row(pipe, p, s, f))
-                    print(json.dumps({"motion_term_blend": beta, **results[beta][-1]}), flush=True)
+                    results[setting].append(clip_row(pipe, p, s, f))
+                    print(json.dumps({"motion_setting": setting_label(setting), **results[setting][-1]}), flush=True)
     return {"seeds": seeds, "prompts": SELECTION_PROMPTS, "fps": FPS, "speed_range": [MIN_SPEED, MAX_SPEED],
-            **choose(results), "rows": {str(b): rows for b, rows in results.items()}}
+            **choose(results), "rows": {setting_label(b): rows for b, rows in results.items()}}
 
 
 def select_decoder(pipe, seeds, settings):
@@ -138,44 +155,48 @@ def keeps_motion(table, labels):
 
 
 def choose(results):
-    """results: blend -> rows. Among blends whose shape and facing are within one clip of the shipped blend's, the
-    one with the most clips moving the named way at a speed in the world's range (MIN_SPEED-MAX_SPEED); ties go to
-    the blend nearest the shipped one."""
-    def count(beta, key):
-        return sum(bool(r[key]) for r in results[beta])
-    base = MOTION_TERM_BLEND if MOTION_TERM_BLEND in results else min(results)
+    """results: setting (blend, exponent) -> rows. Among settings whose shape and facing are within one clip of the
+    shipped setting's (else the first's), the one with the most clips moving the named way at a speed in the world's
+    range (MIN_SPEED-MAX_SPEED); ties go to the setting nearest the shipped one."""
+    def count(setting, key):
+        return sum(bool(r[key]) for r in results[setting])
+    base = SHIPPED if SHIPPED in results else next(iter(results))
     keep = [b for b in results if all(count(b, k) >= count(base, k) - 1 for k in ("shape_ok", "facing_ok"))]
-    chosen = max(keep, key=lambda b: (count(b, "speed_ok"), -abs(b - base)))
-    table = {str(b): {"speed_in_range": count(b, "speed_ok"), "fast": count(b, "fast_ok"),
-                      "shape": count(b, "shape_ok"), "facing": count(b, "facing_ok"),
-                      "smooth": count(b, "smooth_ok"), "clips": len(rows), "median_speed_by_fps": median_speed_by_fps(rows)}
+    chosen = max(keep, key=lambda b: (count(b, "speed_ok"), -abs(b[0] - base[0]) - abs(b[1] - base[1])))
+    table = {setting_label(b): {"speed_in_range": count(b, "speed_ok"), "fast": count(b, "fast_ok"),
+                                "shape": count(b, "shape_ok"), "facing": count(b, "facing_ok"),
+                                "smooth": count(b, "smooth_ok"), "clips": len(rows),
+                                "median_speed_by_fps": median_speed_by_fps(rows)}
              for b, rows in results.items()}
-    return {"candidates": table, "chosen": chosen}
+    return {"candidates": table, "chosen": setting_label(chosen)}
 
 
-def report(pipe, seeds, blends=(MOTION_TERM_BLEND,)):
-    """Every oriented prompt at every fps, for each blend on the same seeds (today's file beside a candidate)."""
+def report(pipe, seeds, settings=(SHIPPED,)):
+    """Every oriented prompt at every fps, for each setting on the same seeds (today's file beside a candidate)."""
     seeds = E.check_seeds(seeds, "report")
-    current, out = MOTION_TERM_BLEND, {}
-    for beta in blends:
-        current = with_motion_blend(pipe, beta, current)
+    current, out = SHIPPED, {}
+    for setting in settings:
+        current = with_motion_setting(pipe, setting, current)
         rows = []
         for p in ORIENTED:
             for s in seeds:
                 for f in FPS:
                     rows.append(clip_row(pipe, p, s, f))
-                    print(json.dumps({"motion_term_blend": beta, **rows[-1]}), flush=True)
-        out[str(beta)] = {"summary": summarise(rows), "rows": rows}
+                    print(json.dumps({"motion_setting": setting_label(setting), **rows[-1]}), flush=True)
+        out[setting_label(setting)] = {"summary": summarise(rows), "rows": rows}
     return {"seeds": seeds, "prompts": ORIENTED, "fps": FPS, "speed_range": [MIN_SPEED, MAX_SPEED], "blends": out}
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoints", default="checkpoints")
-    p.add_argument("--select", action="store_true", help="choose MOTION_TERM_BLEND on selection seeds")
+    p.add_argument("--select", action="store_true",
+                   help="choose MOTION_TERM_BLEND and MOTION_FPS_EXPONENT on selection seeds")
+    p.add_argument("--candidates", nargs="+", default=None, metavar="BLEND[:EXPONENT]",
+                   help="select: the settings to compare (default: CANDIDATES)")
     p.add_argument("--seeds", type=int, default=1, help="seeds per prompt and fps (the first of SELECTION/REPORT_SEEDS)")
-    p.add_argument("--blends", type=float, nargs="+", default=[MOTION_TERM_BLEND],
-                   help="report: motion-term blends to measure side by side (default: the recipe's)")
+    p.add_argument("--blends", nargs="+", default=[setting_label(SHIPPED)], metavar="BLEND[:EXPONENT]",
+                   help="report: motion settings to measure side by side (default: the recipe's)")
     p.add_argument("--select-decoder", nargs="+", default=None, metavar="T:N[:R:M]",
                    help="the decoder's guidance_min_timestep T, steps N and guided hold (radius R, margin M) on "
                         "selection seeds, the first the reference")
@@ -192,9 +213,10 @@ def main():
         print(json.dumps({k: res[k] for k in ("table", "keeping")}, indent=1))
         return
     if a.select:
-        res, name = select(pipe, E.SELECTION_SEEDS[:a.seeds]), "motion_selection.json"
+        candidates = [motion_setting(c) for c in a.candidates] if a.candidates else CANDIDATES
+        res, name = select(pipe, E.SELECTION_SEEDS[:a.seeds], candidates), "motion_selection.json"
     else:
-        res, name = report(pipe, E.REPORT_SEEDS[:a.seeds], a.blends), "motion_eval.json"
+        res, name = report(pipe, E.REPORT_SEEDS[:a.seeds], [motion_setting(b) for b in a.blends]), "motion_eval.json"
     with open(os.path.join(a.checkpoints, name), "w") as f:
         json.dump(res, f, indent=1)
     print(json.dumps({k: v for k, v in res.items() if k != "rows"} if a.select

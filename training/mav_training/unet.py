@@ -17,6 +17,9 @@ import torch.nn.functional as F
 
 from .layers import PseudoAttention, ResBlock, TemporalAttention, exists, groups_for, sinusoidal
 
+# the fps at which motion_fps_exponent leaves the motion terms' time as it is (the reports' fps, mid-range in log fps)
+MOTION_REFERENCE_FPS = 8.0
+
 
 def unshuffled_conv(conv, x, r):
     """conv(pixel_unshuffle(x, r)) as one convolution of stride r on x, with the 3×3 kernel over the r·r sub-pixel
@@ -87,6 +90,8 @@ class SpaceTimeUNet(nn.Module):
         self.low_res_factor = low_res_factor
         self.has_temporal = temporal
         self.frame_position = temporal and frame_position
+        # γ of the motion terms' time scale, (fps / MOTION_REFERENCE_FPS)^−γ; set for sampling (recipe), 0 in training
+        self.motion_fps_exponent = 0.0
         c0 = channels[0]
         emb = c0 * 4
         self.emb_dim = emb
@@ -165,6 +170,9 @@ class SpaceTimeUNet(nn.Module):
         time = None  # each frame's time in seconds from the middle of the clip, for the motion terms
         if exists(frames) and self.frame_position:
             time = (torch.arange(f, dtype=torch.float32, device=x.device) - (f - 1) / 2)[None] / fps.float()[:, None]
+            if self.motion_fps_exponent:
+                # D^t draws faster clips at a higher fps although the world does not: time is rescaled per fps
+                time = time * (fps.float()[:, None] / MOTION_REFERENCE_FPS) ** -self.motion_fps_exponent
 
         # conditioning embedding, one per clip, repeated for every frame
         c0 = self.time_mlp[0].in_features

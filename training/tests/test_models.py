@@ -70,6 +70,25 @@ class TemporalIdentityTest(unittest.TestCase):
         plain.load_state_dict({k: v for k, v in conv.state_dict().items() if not k.startswith("motion.")})
         self.assertTrue(torch.allclose(conv(x, 5, time), plain(x, 5), atol=1e-6))
 
+    def test_the_fps_exponent_scales_the_motion_terms_time_as_a_blend_of_them_would_at_that_fps(self):
+        torch.manual_seed(0)
+        m = SpaceTimeUNet(**decoder_config(16, tiny=True)).eval()
+        with torch.no_grad():
+            for p in m.temporal_parameters():
+                p.add_(torch.randn_like(p) * 0.1)
+        x, t, emb = torch.randn(2, 3, 5, 32, 32), torch.tensor([500, 500]), torch.randn(2, 16)
+        fps = torch.tensor([30.0, 8.0])
+        with torch.no_grad():
+            plain = m(x, t, emb, fps)
+            m.motion_fps_exponent = 0.3
+            rescaled = m(x, t, emb, fps)
+            m.motion_fps_exponent = 0.0
+            blend_temporal_convs(m, 1.0, (30 / 8) ** -0.3)
+            blended = m(x, t, emb, fps)
+        self.assertFalse(torch.allclose(rescaled[0], plain[0], atol=1e-4))
+        self.assertTrue(torch.allclose(rescaled[0], blended[0], atol=1e-5))  # the clip at fps 30
+        self.assertTrue(torch.allclose(rescaled[1], plain[1], atol=1e-6))  # fps 8: time as trained
+
     def test_pseudo_conv3d_video_equals_per_frame_conv_at_init(self):
         m = PseudoConv3d(3, 8)
         x = torch.randn(2 * 4, 3, 8, 8)

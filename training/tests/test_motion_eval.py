@@ -29,19 +29,31 @@ class MotionEvalTest(unittest.TestCase):
         self.assertEqual((s["seen"]["fast_ok"]["k"], s["seen"]["fast_ok"]["n"]), (2, 3))
         self.assertEqual(s["held_out"]["fast_ok"]["k"], 1)
 
-    def test_the_choice_counts_a_clip_faster_than_the_world_as_wrong_and_ties_go_to_the_shipped_blend(self):
+    def test_the_choice_counts_a_clip_faster_than_the_world_as_wrong_and_ties_go_to_the_shipped_setting(self):
         def rows(*speeds, shape=True):
             return [{"fps": 8.0, "speed": v, "fast_ok": v >= M.MIN_SPEED, "speed_ok": M.MIN_SPEED <= v <= M.MAX_SPEED,
                      "shape_ok": shape, "facing_ok": True, "smooth_ok": True} for v in speeds]
-        shipped = M.MOTION_TERM_BLEND
-        # faster everywhere, but past the world's fastest on one clip: as many in range as the shipped blend
-        res = M.choose({shipped: rows(0.02, 0.06), shipped + 0.5: rows(0.05, 0.3)})
-        self.assertEqual(res["chosen"], shipped)
-        self.assertEqual(res["candidates"][str(shipped + 0.5)]["fast"], 2)
-        self.assertEqual(M.choose({shipped: rows(0.02, 0.06), shipped + 0.5: rows(0.05, 0.1)})["chosen"], shipped + 0.5)
+        shipped = M.SHIPPED
+        faster = (shipped[0] + 0.5, shipped[1])
+        # faster everywhere, but past the world's fastest on one clip: as many in range as the shipped setting
+        res = M.choose({shipped: rows(0.02, 0.06), faster: rows(0.05, 0.3)})
+        self.assertEqual(res["chosen"], M.setting_label(shipped))
+        self.assertEqual(res["candidates"][M.setting_label(faster)]["fast"], 2)
+        self.assertEqual(M.choose({shipped: rows(0.02, 0.06), faster: rows(0.05, 0.1)})["chosen"],
+                         M.setting_label(faster))
         # more clips in range, but shapes broken on both: not a candidate
-        res = M.choose({shipped: rows(0.02, 0.06), shipped + 0.5: rows(0.05, 0.1, shape=False)})
-        self.assertEqual(res["chosen"], shipped)
+        res = M.choose({shipped: rows(0.02, 0.06), faster: rows(0.05, 0.1, shape=False)})
+        self.assertEqual(res["chosen"], M.setting_label(shipped))
+        # a tie between two other settings goes to the one nearer the shipped setting
+        near, far = (shipped[0], shipped[1] + 0.1), (shipped[0] + 0.25, shipped[1] + 0.3)
+        res = M.choose({shipped: rows(0.02, 0.06), far: rows(0.05, 0.1), near: rows(0.05, 0.1)})
+        self.assertEqual(res["chosen"], M.setting_label(near))
+
+    def test_settings_read_a_blend_with_an_optional_fps_exponent(self):
+        self.assertEqual(M.motion_setting("0.75"), (0.75, 0.0))
+        self.assertEqual(M.motion_setting("0.75:0.3"), (0.75, 0.3))
+        self.assertEqual(M.setting_label((0.75, 0.0)), "0.75")
+        self.assertEqual(M.setting_label((0.75, 0.3)), "0.75:0.3")
 
     def test_a_decoder_setting_keeps_the_motion_when_as_many_clips_move_in_range_and_the_rest_within_one(self):
         row = lambda speed, shape=5, facing=5, smooth=5: {"speed_in_range": speed, "shape": shape, "facing": facing,
