@@ -50,7 +50,7 @@ FRAME_NOISE_CORRELATION = 0.5
 SAMPLING_FRAME_NOISE_CORRELATION = 0.9
 # export and sampling move D^t's temporal convolutions (and motion terms) this far from the identity: shape vs coherence
 TEMPORAL_CONV_BLEND = 0.5
-# and D^t's motion terms this far from zero: how far sampled clips move (chosen on selection seeds: evaluate --select-motion)
+# and D^t's motion terms this far from zero: how far sampled clips move (chosen on selection seeds: motion_eval --select)
 MOTION_TERM_BLEND = 0.75
 # and their time scaled by (fps / 8)^−γ in sampling: D^t's speed rises with fps, the world's does not (motion_eval --select)
 MOTION_FPS_EXPONENT = 0.15
