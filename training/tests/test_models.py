@@ -22,6 +22,16 @@ def trained_temporal_conv():
     return conv
 
 
+def trained_tiny_decoder():
+    """A tiny D^t whose temporal layers (kernels, motion terms) moved off their identity start as training would."""
+    torch.manual_seed(0)
+    m = SpaceTimeUNet(**decoder_config(16, tiny=True)).eval()
+    with torch.no_grad():
+        for p in m.temporal_parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return m
+
+
 class TemporalIdentityTest(unittest.TestCase):
     def test_fresh_temporal_conv_is_identity(self):
         conv = TemporalConv(8)
@@ -29,11 +39,7 @@ class TemporalIdentityTest(unittest.TestCase):
         self.assertTrue(torch.allclose(conv(x, 5), x, atol=1e-6))
 
     def test_blended_temporal_conv_interpolates_between_trained_and_identity_and_1_over_alpha_undoes_it(self):
-        torch.manual_seed(0)
-        m = SpaceTimeUNet(**decoder_config(16, tiny=True)).eval()
-        with torch.no_grad():
-            for p in m.temporal_parameters():
-                p.add_(torch.randn_like(p) * 0.1)
+        m = trained_tiny_decoder()
         trained = {k: v.clone() for k, v in m.state_dict().items()}
         convs = [k for k in trained if ".temporal.conv." in k or ".temporal.motion." in k]
         self.assertTrue(any(".motion." in k for k in convs))
@@ -71,11 +77,7 @@ class TemporalIdentityTest(unittest.TestCase):
         self.assertTrue(torch.allclose(conv(x, 5, time), plain(x, 5), atol=1e-6))
 
     def test_the_fps_exponent_scales_the_motion_terms_time_as_a_blend_of_them_would_at_that_fps(self):
-        torch.manual_seed(0)
-        m = SpaceTimeUNet(**decoder_config(16, tiny=True)).eval()
-        with torch.no_grad():
-            for p in m.temporal_parameters():
-                p.add_(torch.randn_like(p) * 0.1)
+        m = trained_tiny_decoder()
         x, t, emb = torch.randn(2, 3, 5, 32, 32), torch.tensor([500, 500]), torch.randn(2, 16)
         fps = torch.tensor([30.0, 8.0])
         with torch.no_grad():
